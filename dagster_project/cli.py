@@ -1,0 +1,259 @@
+"""The ``dora`` command: refresh the warehouse and read metrics, for people, scripts and CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dagster_project import settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error shown to the user as one message, without a traceback."""
+
+
+# refresh ----------------------------------------------------------------------------------------
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+        ) from None
+    return name
+
+
+def _check_as_of(text: str) -> str:
+    from dagster_project.timeparse import TimestampError, parse_timestamp
+
+    try:
+        parse_timestamp(text, "--as-of")
+    except TimestampError as error:
+        raise CliError(str(error)) from None
+    return text
+
+
+def _check_warehouse_free(path: Path) -> None:
+    """Fail early with a clear message when another process holds the DuckDB file."""
+    import duckdb
+
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise CliError(
+                f"the warehouse {path} is in use by another process (a refresh or an open "
+                "connection); wait for it to finish, or close it, and run again"
+            ) from None
+        raise
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error is not None else "unknown error"
+            cause = error.cause if error is not None else None
+            while cause is not None:
+                message += f"\ncaused by: {cause.message.strip()}"
+                cause = cause.cause
+            return f"step {event.step_key} failed: {message}"
+    return "the run failed; see the Dagster UI or the log above"
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    settings.apply_offline_environment()
+    if args.warehouse:
+        os.environ[settings.WAREHOUSE_ENV] = str(Path(args.warehouse).expanduser().resolve())
+    warehouse_file = settings.warehouse_path()
+    os.environ.setdefault(settings.DAGSTER_HOME_ENV, str(settings.dagster_home()))
+    settings.dagster_home()
+    if sys.stderr.isatty():
+        os.environ.setdefault("DORA_PROGRESS", "1")
+    resource_config = {
+        "config_path": str(Path(args.config).resolve()) if args.config else "",
+        "events_dir": str(Path(args.events).resolve()) if args.events else "",
+        "git_repo": str(Path(args.git_repo).resolve()) if args.git_repo else "",
+        "as_of": _check_as_of(args.as_of) if args.as_of else "",
+        "timezone": _check_timezone(args.timezone) if args.timezone else "",
+    }
+    if args.events and not Path(args.events).is_dir():
+        raise CliError(f"events folder not found: {args.events}; pass an existing folder")
+    if args.git_repo and not Path(args.git_repo).exists():
+        raise CliError(f"git repository not found: {args.git_repo}; pass the path of a clone")
+    _check_warehouse_free(warehouse_file)
+
+    from dagster_project import pipeline
+
+    result = pipeline.run_refresh_job(str(warehouse_file), resource_config)
+    if not result.success:
+        raise CliError(_failure_message(result))
+    from dagster_project import summary, warehouse
+
+    with warehouse.open_warehouse(warehouse_file, read_only=True) as con:
+        print(summary.format_summary(con, str(warehouse_file)))
+    return EXIT_OK
+
+
+# metrics ----------------------------------------------------------------------------------------
+
+
+def _parse_bound(text: str, name: str, zone: ZoneInfo) -> datetime:
+    """Parse a window bound: a date (local midnight in the warehouse zone) or a timestamp."""
+    from dagster_project.timeparse import TimestampError, parse_timestamp
+
+    try:
+        return datetime.combine(date.fromisoformat(text), time.min, zone)
+    except ValueError:
+        pass
+    try:
+        parsed = parse_timestamp(text, name)
+    except TimestampError as error:
+        raise CliError(f"{error} (or give a date such as 2024-03-04)") from None
+    if parsed is None:
+        raise CliError(f"{name} is empty; give a date or a timestamp with an offset")
+    return parsed
+
+
+def run_metrics(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from dagster_project import metrics, warehouse
+
+    path = (
+        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
+    )
+    if not path.exists():
+        raise CliError(f"warehouse not found: {path}; run `dora refresh` first or pass --warehouse")
+    try:
+        con = warehouse.connect(path, read_only=True)
+    except duckdb.IOException as error:
+        raise CliError(
+            f"cannot open the warehouse {path}: {error}; a refresh may be writing it, "
+            "so retry when it is done or read the published copy"
+        ) from None
+    try:
+        stored_zone = con.execute("select timezone from pipeline_settings").fetchone()[0]
+        zone_name = _check_timezone(args.timezone) if args.timezone else stored_zone
+        zone = ZoneInfo(zone_name)
+        start = _parse_bound(args.start, "--start", zone)
+        end = _parse_bound(args.end, "--end", zone)
+        if end <= start:
+            raise CliError(f"--end ({args.end}) must be after --start ({args.start})")
+        values = metrics.window_metrics(con, start, end, service=args.service, timezone=zone_name)
+    except duckdb.CatalogException as error:
+        raise CliError(
+            f"the warehouse {path} has no marts yet ({error}); run `dora refresh`"
+        ) from None
+    finally:
+        con.close()
+    print(json.dumps(values, indent=2 if args.pretty else None, default=str, sort_keys=True))
+    return EXIT_OK
+
+
+# sample -----------------------------------------------------------------------------------------
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from dagster_project.sample import generator
+
+    counts = generator.generate(Path(args.out), size=args.size, seed=args.seed)
+    print(json.dumps(counts, default=str))
+    return EXIT_OK
+
+
+# ui ---------------------------------------------------------------------------------------------
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    from dagster_project.project import ensure_manifest
+
+    settings.apply_offline_environment()
+    os.environ.setdefault(settings.DAGSTER_HOME_ENV, str(settings.dagster_home()))
+    ensure_manifest()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml")]
+    command += ["--host", args.host, "--port", str(args.port)]
+    os.execv(command[0], command)
+    return EXIT_OK
+
+
+# parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dora", description="DORA metrics pipeline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    refresh = commands.add_parser("refresh", help="load every source and build all models")
+    refresh.add_argument("--config", help="pipeline configuration file (default: $DORA_CONFIG)")
+    refresh.add_argument("--events", help="folder of neutral-form event files")
+    refresh.add_argument(
+        "--git-repo", help="path of a local git repository; tags v* are deployments"
+    )
+    refresh.add_argument(
+        "--warehouse", help="DuckDB file (default: $DORA_WAREHOUSE or data/dora.duckdb)"
+    )
+    refresh.add_argument("--timezone", help="IANA time zone of the daily buckets (default: UTC)")
+    refresh.add_argument("--as-of", help="measurement time, ISO 8601 with an offset (default: now)")
+    refresh.set_defaults(handler=run_refresh)
+
+    metrics = commands.add_parser("metrics", help="print the metrics of one window as JSON")
+    metrics.add_argument(
+        "--warehouse", help="DuckDB file (default: $DORA_WAREHOUSE or data/dora.duckdb)"
+    )
+    metrics.add_argument(
+        "--start", required=True, help="window start (inclusive): a date or a timestamp"
+    )
+    metrics.add_argument(
+        "--end", required=True, help="window end (exclusive): a date or a timestamp"
+    )
+    metrics.add_argument("--service", help="one service (default: all services together)")
+    metrics.add_argument("--timezone", help="zone of the daily buckets (default: the refresh's)")
+    metrics.add_argument("--pretty", action="store_true", help="indent the JSON")
+    metrics.set_defaults(handler=run_metrics)
+
+    sample = commands.add_parser("sample", help="generate sample events")
+    sample.add_argument("--out", default=str(settings.SAMPLE_EVENTS_DIR), help="output folder")
+    sample.add_argument("--size", default="small", choices=["small", "large", "xlarge"])
+    sample.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    sample.set_defaults(handler=run_sample)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI with schedules and sensors")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ui.add_argument("--port", type=int, default=3000, help="port to listen on")
+    ui.set_defaults(handler=run_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CliError as error:
+        print(f"dora {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        from dagster_project.config import ConfigError
+
+        if isinstance(error, ConfigError | FileNotFoundError):
+            print(f"dora {args.command}: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The dbt models as Dagster assets, split around the Python containment step.
+
+dbt models tagged ``before_containment`` (staging and the deployment models)
+run first; the containment asset then computes which counted deployment first
+ships each commit; every other model runs after it. dbt tests appear as asset
+checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from dagster_project import containment, progress, settings
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.project import dbt_project, ensure_manifest
+
+BEFORE_CONTAINMENT = "tag:before_containment"
+CONTAINMENT_TABLE = "containment__commit_deployments"
+
+
+class DoraTranslator(DagsterDbtTranslator):
+    """Group each model by its folder (staging, intermediate, marts...)."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "seeds"
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = DoraTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+MANIFEST = ensure_manifest()
+
+
+def _dbt_vars(run_settings: RunSettingsResource, context: dg.AssetExecutionContext) -> str:
+    config = run_settings.load()
+    variables = {**config.dbt_vars(), "as_of": run_settings.resolve_as_of(context).isoformat()}
+    return json.dumps(variables)
+
+
+def _stream_build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    run_settings: RunSettingsResource,
+    step: str,
+) -> Iterator[Any]:
+    # profiles.yml reads the warehouse path from the environment of the dbt process.
+    os.environ[settings.WAREHOUSE_ENV] = warehouse.resolved_path()
+    with warehouse.connect():
+        pass  # creates every raw table before the staging views read them
+    progress.report(f"dbt: building the {step} models")
+    invocation = dbt.cli(["build", "--vars", _dbt_vars(run_settings, context)], context=context)
+    built = 0
+    for event in invocation.stream():
+        if isinstance(event, dg.Output | dg.MaterializeResult):
+            built += 1
+            if built % 10 == 0:
+                progress.report(f"dbt: {built} models built")
+        yield event
+    progress.report(f"dbt: {step} step done, {built} models built")
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=dbt_project,
+    select=BEFORE_CONTAINMENT,
+    name="dbt_before_containment",
+    dagster_dbt_translator=TRANSLATOR,
+)
+def dbt_before_containment(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    run_settings: RunSettingsResource,
+):
+    """Staging views and the deployment models the containment step reads."""
+    yield from _stream_build(context, dbt, warehouse, run_settings, "staging and deployment")
+
+
+@dg.asset(
+    key=CONTAINMENT_TABLE,
+    deps=[dg.AssetKey("int_commits"), dg.AssetKey("int_production_deployments")],
+    group_name="intermediate",
+    kinds={"python", "duckdb"},
+    description=(
+        "One row per (repo, commit, service): the first counted production deployment "
+        "of the service that contains the commit. Computed by a graph walk in Python "
+        "whose cost is linear in commits times services per repository plus deployments."
+    ),
+)
+def containment__commit_deployments(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    progress.report("containment: walking the commit graph")
+    with warehouse.connect() as con:
+        rows = containment.build_containment_table(con)
+    context.log.info(f"Containment: {rows} (commit, service) pairs shipped")
+    return dg.MaterializeResult(metadata={"row_count": dg.MetadataValue.int(int(rows or 0))})
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=dbt_project,
+    exclude=BEFORE_CONTAINMENT,
+    name="dbt_after_containment",
+    dagster_dbt_translator=TRANSLATOR,
+)
+def dbt_after_containment(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    run_settings: RunSettingsResource,
+):
+    """Changes, failures, incidents and the DORA marts."""
+    yield from _stream_build(context, dbt, warehouse, run_settings, "metric")
+
+
+defs = dg.Definitions(
+    assets=[dbt_before_containment, containment__commit_deployments, dbt_after_containment],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+)

@@ -1,0 +1,452 @@
+"""The file source: events in the neutral form, read from CSV, JSON or JSONL files.
+
+A folder holds ``commits.*``, ``pull_requests.*``, ``deployments.*`` and
+``incidents.*``. Each row is validated here; a row that cannot be used goes to
+quarantine with its file, line, content and reason, and nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster_project import warehouse
+from dagster_project.config import PipelineConfig
+from dagster_project.timeparse import TimestampError, parse_timestamp
+
+SOURCE = "files"
+DEFAULT_REPO = "default"
+EXTENSIONS = (".csv", ".json", ".jsonl")
+ENTITIES = ("commits", "pull_requests", "deployments", "incidents")
+RAW_TABLE_OF = {
+    "commits": "raw_files__commits",
+    "pull_requests": "raw_files__pull_requests",
+    "deployments": "raw_files__deployment_statuses",
+    "incidents": "raw_files__incidents",
+}
+REVERT_PATTERN = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
+MAX_FIELD_CHARS = 1_000_000
+
+
+class RowError(ValueError):
+    """A row that cannot be used; the message names the field, the value and the fix."""
+
+
+@dataclass
+class SourceRecord:
+    """One input row with where it came from."""
+
+    location: str
+    line: int
+    data: Any
+    raw_text: str
+
+
+@dataclass
+class FileExtract:
+    """Rows for the raw tables, the rejected rows, and per-entity counts."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rejected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        result = {f"{entity}_loaded": len(self.rows.get(entity, [])) for entity in ENTITIES}
+        result.update(
+            {f"{entity}_quarantined": len(self.rejected.get(entity, [])) for entity in ENTITIES}
+        )
+        return result
+
+
+# Reading files ------------------------------------------------------------------------------
+
+
+def _decode_lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            yield number, raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def iter_records(path: Path) -> Iterator[SourceRecord]:
+    """Yield every record of one file; a line that does not parse yields a string record."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        for number, text in _decode_lines(path):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as error:
+                data = RowError(f"invalid JSON ({error.msg} at column {error.colno}); fix the line")
+            yield SourceRecord(f"{path.name}:{number}", number, data, text)
+    elif suffix == ".json":
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        if not text.strip():
+            return
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield SourceRecord(
+                f"{path.name}:{error.lineno}",
+                error.lineno,
+                RowError(f"invalid JSON ({error.msg}); the whole file was not loaded"),
+                text[:2000],
+            )
+            return
+        if not isinstance(items, list):
+            yield SourceRecord(
+                f"{path.name}:1",
+                1,
+                RowError("expected a JSON list of objects at the top level"),
+                text[:2000],
+            )
+            return
+        for index, item in enumerate(items, start=1):
+            yield SourceRecord(f"{path.name}[{index}]", index, item, json.dumps(item, default=str))
+    elif suffix == ".csv":
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.DictReader(handle)
+            for item in reader:
+                number = reader.line_num
+                if None in item:
+                    yield SourceRecord(
+                        f"{path.name}:{number}",
+                        number,
+                        RowError(
+                            "more values than header columns; quote fields that contain commas"
+                        ),
+                        json.dumps(item, default=str),
+                    )
+                    continue
+                cleaned = {key: (value if value != "" else None) for key, value in item.items()}
+                yield SourceRecord(f"{path.name}:{number}", number, cleaned, json.dumps(item))
+
+
+def entity_files(folder: Path, entity: str) -> list[Path]:
+    """Return the files of one entity in a folder, in a stable order."""
+    return sorted(path for path in folder.glob(f"{entity}.*") if path.suffix.lower() in EXTENSIONS)
+
+
+# Field helpers --------------------------------------------------------------------------------
+
+
+def _text(data: dict[str, Any], name: str, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RowError(f"missing required field '{name}'")
+        return None
+    if isinstance(value, dict | list):
+        raise RowError(f"field '{name}' must be text, got {json.dumps(value)[:80]}")
+    text = str(value)
+    if len(text) > MAX_FIELD_CHARS:
+        raise RowError(f"field '{name}' is longer than {MAX_FIELD_CHARS} characters")
+    return text.strip() if required else text
+
+
+def _time(data: dict[str, Any], name: str, required: bool = False):
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise RowError(f"missing required field '{name}' (a timestamp with offset)")
+        return None
+    try:
+        return parse_timestamp(value, name)
+    except TimestampError as error:
+        raise RowError(str(error)) from None
+
+
+def _bool(data: dict[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "y"}:
+        return True
+    if text in {"false", "0", "no", "n"}:
+        return False
+    raise RowError(f"field '{name}': invalid boolean {value!r}; use true or false")
+
+
+def _int(data: dict[str, Any], name: str, required: bool = False) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise RowError(f"missing required field '{name}'")
+        return None
+    if isinstance(value, bool):
+        raise RowError(f"field '{name}': invalid integer {value!r}")
+    try:
+        number = int(str(value).strip().lstrip("#"))
+    except ValueError:
+        raise RowError(f"field '{name}': invalid integer {value!r}") from None
+    return number
+
+
+def _list(data: dict[str, Any], name: str) -> list[str]:
+    """Read a list field: a JSON list, JSON text of a list, or text split on ; , or spaces."""
+    value = data.get(name)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise RowError(f"field '{name}': invalid JSON list {value!r}") from None
+        else:
+            return [part for part in re.split(r"[;,\s]+", text) if part]
+    if not isinstance(value, list) or not all(isinstance(item, str | int) for item in value):
+        raise RowError(f"field '{name}': expected a list of strings, got {json.dumps(value)[:80]}")
+    return [str(item) for item in value]
+
+
+def _require_object(record: SourceRecord) -> dict[str, Any]:
+    if isinstance(record.data, RowError):
+        raise record.data
+    if not isinstance(record.data, dict):
+        raise RowError(f"expected an object, got {json.dumps(record.data, default=str)[:80]}")
+    return record.data
+
+
+# Entity parsers -----------------------------------------------------------------------------
+
+
+def parse_commit(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn one neutral-form commit into a raw_files__commits row."""
+    sha = _text(data, "sha", required=True)
+    repo = _text(data, "repo") or DEFAULT_REPO
+    parents = _list(data, "parent_shas")
+    message = _text(data, "message") or ""
+    subject = _text(data, "subject") or (message.splitlines()[0] if message else None)
+    reverted_sha = _text(data, "reverted_sha")
+    if reverted_sha is None:
+        match = REVERT_PATTERN.search(message)
+        reverted_sha = match.group(1) if match else None
+    return {
+        "_record_key": f"{repo}:{sha}",
+        "repo": repo,
+        "sha": sha,
+        "parent_shas": json.dumps(parents),
+        "parent_count": len(parents),
+        "authored_at": _time(data, "authored_at", required=True),
+        "committed_at": _time(data, "committed_at", required=True),
+        "subject": subject,
+        "reverted_sha": reverted_sha.lower() if reverted_sha else None,
+        "patch_id": _text(data, "patch_id"),
+        "is_bot": bool(_bool(data, "is_bot")),
+        "pr_number": _int(data, "pr_number"),
+        "pr_opened_at": _time(data, "pr_opened_at"),
+        "pr_merged_at": _time(data, "pr_merged_at"),
+        "pr_ready_for_review_at": _time(data, "pr_ready_for_review_at"),
+        "pr_reopened_at": _time(data, "pr_reopened_at"),
+        "pr_closed_at": _time(data, "pr_closed_at"),
+        "pr_created_as_draft": _bool(data, "pr_created_as_draft"),
+    }
+
+
+def parse_pull_request(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn one neutral-form pull request into a raw_files__pull_requests row."""
+    repo = _text(data, "repo") or DEFAULT_REPO
+    number = _int(data, "number", required=True)
+    return {
+        "_record_key": f"{repo}:{number}",
+        "repo": repo,
+        "number": number,
+        "opened_at": _time(data, "opened_at", required=True),
+        "merged_at": _time(data, "merged_at"),
+        "merge_commit_sha": _text(data, "merge_commit_sha"),
+        "title": _text(data, "title"),
+        "head_ref": _text(data, "head_ref"),
+        "labels": json.dumps(_list(data, "labels")),
+        "is_bot": bool(_bool(data, "is_bot")),
+        "created_as_draft": _bool(data, "created_as_draft"),
+    }
+
+
+def parse_deployment(
+    data: dict[str, Any], line: int, config: PipelineConfig
+) -> list[dict[str, Any]]:
+    """Turn one neutral-form deployment into one raw row per status record."""
+    deployment_id = _text(data, "id", required=True)
+    service = _text(data, "service", required=True)
+    environment = _text(data, "environment", required=True)
+    sha = _text(data, "sha", required=True)
+    if config.canonical_environment(environment) is None:
+        raise RowError(
+            f"unknown environment {environment!r}; map it in the configuration under "
+            "environments.mapping (to production or another name) or list it under "
+            "environments.non_production"
+        )
+    base = {
+        "deployment_id": deployment_id,
+        "repo": _text(data, "repo") or DEFAULT_REPO,
+        "service": service,
+        "environment": environment,
+        "sha": sha,
+        "started_at": _time(data, "started_at"),
+        "pipeline_status": _text(data, "pipeline_status"),
+    }
+    history = data.get("status_history")
+    records: list[tuple[str, Any]] = []
+    if history not in (None, "", []):
+        if isinstance(history, str):
+            try:
+                history = json.loads(history)
+            except json.JSONDecodeError:
+                raise RowError(f"field 'status_history': invalid JSON {history[:80]!r}") from None
+        if not isinstance(history, list) or not all(isinstance(item, dict) for item in history):
+            raise RowError("field 'status_history' must be a list of {state, at} objects")
+        for index, item in enumerate(history):
+            state = _text(item, "state", required=True)
+            records.append((state, _time(item, "at", required=True)))
+            if records[-1][1] is None:
+                raise RowError(f"status_history[{index}] has no time")
+    else:
+        state = _text(data, "status", required=True)
+        at = _time(data, "finished_at") or base["started_at"]
+        records.append((state, at))
+    rows = []
+    for index, (state, at) in enumerate(records):
+        if at is None and state.strip().lower() == "success":
+            raise RowError(
+                "a success status needs a time: set finished_at (the time the success was reported)"
+            )
+        rows.append(
+            {
+                **base,
+                "_record_key": f"{deployment_id}|{sha}|{line}|{index}",
+                "state": state,
+                "state_at": at,
+                "record_index": line * 1000 + index,
+            }
+        )
+    return rows
+
+
+def parse_incident(data: dict[str, Any], line: int) -> dict[str, Any]:
+    """Turn one neutral-form incident record into a raw_files__incidents row."""
+    incident_id = _text(data, "id", required=True)
+    alert_at = _time(data, "opened_at") or _time(data, "alert_at")
+    if alert_at is None:
+        raise RowError("missing required field 'opened_at' (the alert time, with offset)")
+    production = _bool(data, "is_production")
+    return {
+        "_record_key": f"{incident_id}|{line}",
+        "incident_id": incident_id,
+        "service": _text(data, "service", required=True),
+        "alert_at": alert_at,
+        "resolved_at": _time(data, "resolved_at"),
+        "updated_at": _time(data, "updated_at"),
+        "caused_by_deployment_id": _text(data, "caused_by_deployment_id"),
+        "root_cause_sha": _text(data, "root_cause_sha"),
+        "merged_into": _text(data, "merged_into"),
+        "resolution_reason": _text(data, "resolution_reason"),
+        "is_production": True if production is None else production,
+        "record_index": line,
+    }
+
+
+# Reading a folder -----------------------------------------------------------------------------
+
+
+def _reject(record: SourceRecord, reason: str) -> dict[str, Any]:
+    return {"location": record.location, "raw_content": record.raw_text[:100_000], "reason": reason}
+
+
+def _payload(record: SourceRecord) -> Any:
+    return record.data if isinstance(record.data, dict) else record.raw_text
+
+
+def read_events(folder: str | Path, config: PipelineConfig) -> FileExtract:
+    """Read and validate every entity file of ``folder``."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"events folder not found: {root}; pass an existing folder with --events "
+            "or set sources.files.path in the configuration"
+        )
+    extract = FileExtract()
+    for entity in ENTITIES:
+        rows: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        seen: dict[str, tuple[str, str]] = {}
+        for path in entity_files(root, entity):
+            extract.files.append(str(path))
+            for position, record in enumerate(iter_records(path), start=1):
+                try:
+                    data = _require_object(record)
+                    # The position in the file orders records that carry no time of their own.
+                    line = position
+                    if entity == "commits":
+                        parsed = [parse_commit(data)]
+                    elif entity == "pull_requests":
+                        parsed = [parse_pull_request(data)]
+                    elif entity == "deployments":
+                        parsed = parse_deployment(data, line, config)
+                    else:
+                        parsed = [parse_incident(data, line)]
+                except RowError as error:
+                    rejected.append(_reject(record, str(error)))
+                    continue
+                if entity in ("commits", "pull_requests"):
+                    key = parsed[0]["_record_key"]
+                    if key in seen:
+                        first_location, first_text = seen[key]
+                        same = "identical to" if first_text == record.raw_text else "conflicts with"
+                        rejected.append(
+                            _reject(
+                                record,
+                                f"duplicate {key}: {same} the row at {first_location}; "
+                                "the first row was kept, remove one of them",
+                            )
+                        )
+                        continue
+                    seen[key] = (record.location, record.raw_text)
+                for row in parsed:
+                    row["_source"] = SOURCE
+                    row["_payload"] = _payload(record)
+                    rows.append(row)
+        extract.rows[entity] = rows
+        extract.rejected[entity] = rejected
+    return extract
+
+
+def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
+    """Replace the file source's raw rows and quarantine entries with the folder's contents."""
+    extract = read_events(folder, config)
+    warehouse.ensure_raw_tables(con)
+    for entity in ENTITIES:
+        table = RAW_TABLE_OF[entity]
+        warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
+        warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
+    return extract
+
+
+def describe_rejections(extract: FileExtract, limit: int = 5) -> list[str]:
+    """Return readable lines for the first rejected rows of each entity."""
+    lines = []
+    for entity, items in extract.rejected.items():
+        for item in items[:limit]:
+            lines.append(f"{entity} {item['location']}: {item['reason']}")
+        if len(items) > limit:
+            lines.append(f"{entity}: {len(items) - limit} more rows in quarantine")
+    return lines
+
+
+__all__ = [
+    "ENTITIES",
+    "FileExtract",
+    "RowError",
+    "describe_rejections",
+    "load_events",
+    "read_events",
+]

@@ -1,0 +1,76 @@
+"""The short run summary: the four headline numbers per service and overall."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from dagster_project import metrics
+
+SUMMARY_WINDOW_DAYS = 30
+ALL_SERVICES = "all services"
+
+
+def _format(value: float | None, unit: str) -> str:
+    return "no data" if value is None else f"{value:.2f} {unit}"
+
+
+def _format_rate(value: float | None) -> str:
+    return "no data" if value is None else f"{value * 100:.1f} %"
+
+
+def summary_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict, list[dict]]:
+    """Return the run settings and one row of headline numbers per service, overall last.
+
+    The window is the trailing 30 local days that end with the as_of day.
+    """
+    as_of, timezone = con.execute("select as_of, timezone from pipeline_settings").fetchone()
+    zone = ZoneInfo(timezone)
+    local_day = as_of.astimezone(zone).date()
+    start_day = local_day - timedelta(days=SUMMARY_WINDOW_DAYS - 1)
+    start = datetime.combine(start_day, datetime.min.time(), zone)
+    end = datetime.combine(local_day + timedelta(days=1), datetime.min.time(), zone)
+    services = [
+        row[0]
+        for row in con.execute(
+            "select distinct service from fct_deployments where is_counted order by service"
+        ).fetchall()
+    ]
+    rows = []
+    for service in [*services, None]:
+        values = metrics.window_metrics(con, start, end, service=service)
+        rows.append(
+            {
+                "service": service or ALL_SERVICES,
+                "deployments_per_day": values["deployments_per_day_avg"],
+                "median_pr_lead_time_hours": values["median_pr_lead_time_hours"],
+                "change_failure_rate": values["change_failure_rate"],
+                "mttr_minutes": values["mttr_minutes"],
+            }
+        )
+    window = {"as_of": as_of, "timezone": timezone, "start": start_day, "end": local_day}
+    return window, rows
+
+
+def format_summary(con: duckdb.DuckDBPyConnection, warehouse_path: str) -> str:
+    """Render the summary as plain text."""
+    window, rows = summary_rows(con)
+    lines = [
+        f"DORA summary, {window['start']} to {window['end']} ({window['timezone']}), "
+        f"as of {window['as_of'].isoformat()}",
+        f"{'service':<24} {'deploys/day':>12} {'median PR lead time':>20} "
+        f"{'change failure rate':>20} {'MTTR':>14}",
+    ]
+    for row in rows:
+        lines.append(
+            f"{row['service']:<24} {_format(row['deployments_per_day'], ''):>12} "
+            f"{_format(row['median_pr_lead_time_hours'], 'h'):>20} "
+            f"{_format_rate(row['change_failure_rate']):>20} "
+            f"{_format(row['mttr_minutes'], 'min'):>14}"
+        )
+    quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+    lines.append(f"Rows in quarantine: {quarantined}")
+    lines.append(f"Warehouse: {warehouse_path}")
+    return "\n".join(lines)
