@@ -1,0 +1,266 @@
+"""Turn streamed `git log` records into commit and pull request rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dagster_project.sources.git_log import LogRecord
+from dagster_project.sources.git_messages import (
+    PullRequestMarker,
+    find_pull_request,
+    find_reverted_sha,
+    is_bot_author,
+    mentions_revert,
+)
+from dagster_project.timeparse import TimestampError, parse_timestamp
+
+SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# Merge commits name the request explicitly, so they win over a squash-style
+# "(#12)" subject that names the same number.
+KIND_RANK = {"github_merge": 0, "gitlab_merge": 0, "squash": 1}
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class _Landing:
+    marker: PullRequestMarker
+    sha: str
+    parents: list[str]
+    subject: str
+    committed_at: datetime
+    committed_text: str
+    is_bot: bool
+
+
+class CommitCollector:
+    """Collect commit rows one record at a time, then build pull request rows.
+
+    Only the fields a row needs are kept per commit, so memory grows with the
+    rows, not with the messages.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        repo: str,
+        location: str,
+        landing_chain: set[str],
+        patch_ids: dict[str, str],
+    ) -> None:
+        self.source = source
+        self.repo = repo
+        self.location = location
+        self.landing_chain = landing_chain
+        self.patch_ids = patch_ids
+        self.rows: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.counts: Counter[str] = Counter()
+        self._bot_shas: set[str] = set()
+        self._landings: dict[int, list[_Landing]] = {}
+        self._examples: dict[str, list[str]] = {}
+
+    def add(self, record: LogRecord, on_branch: bool) -> None:
+        """Add one commit; a commit that cannot be used goes to ``rejected``."""
+        reason = _invalid_reason(record)
+        if reason is None:
+            try:
+                authored_at = _required_time(record.authored_at, "authored_at")
+                committed_at = _required_time(record.committed_at, "committed_at")
+            except TimestampError as error:
+                reason = str(error)
+        if reason is not None:
+            self._reject("commits", record, reason)
+            return
+
+        is_bot = is_bot_author(record.author_name, record.author_email)
+        message = f"{record.subject}\n{record.body}"
+        reverted_sha = find_reverted_sha(message)
+        if reverted_sha is None and mentions_revert(message):
+            self._note("revert_without_sha", record.sha)
+        on_landing_chain = record.sha in self.landing_chain
+        marker = self._pull_request(record, committed_at, is_bot, on_landing_chain)
+        self._count(record, on_branch, is_bot, reverted_sha)
+        if is_bot:
+            self._bot_shas.add(record.sha)
+
+        patch_id = None if len(record.parents) > 1 else self.patch_ids.get(record.sha)
+        payload = {
+            "sha": record.sha,
+            "parent_shas": record.parents,
+            "authored_at": record.authored_at,
+            "committed_at": record.committed_at,
+            "subject": record.subject,
+            "reverted_sha": reverted_sha,
+            "patch_id": patch_id,
+            "is_bot": is_bot,
+            "reachable_from_branch": on_branch,
+            "on_first_parent_chain": on_landing_chain,
+            "pull_request_number": marker.number if marker else None,
+        }
+        self.rows.append(
+            {
+                "_source": self.source,
+                "_record_key": record.sha,
+                "_payload": payload,
+                "repo": self.repo,
+                "sha": record.sha,
+                "parent_shas": json.dumps(record.parents),
+                "parent_count": len(record.parents),
+                "authored_at": authored_at,
+                "committed_at": committed_at,
+                "subject": record.subject,
+                "reverted_sha": reverted_sha,
+                "patch_id": patch_id,
+                "is_bot": is_bot,
+            }
+        )
+
+    def pull_request_rows(self) -> list[dict[str, Any]]:
+        """Return one row per recognised request; duplicates of a number go to ``rejected``."""
+        rows = []
+        for number, landings in sorted(self._landings.items()):
+            landings.sort(key=lambda item: (KIND_RANK[item.marker.kind], item.committed_at))
+            kept, *others = landings
+            rows.append(self._pull_request_row(kept))
+            self.counts[f"pull_requests_{kept.marker.kind}"] += 1
+            for other in others:
+                self.rejected.append(
+                    {
+                        "entity": "pull_requests",
+                        "location": f"{self.location}@{other.sha}",
+                        "raw_content": json.dumps({"sha": other.sha, "subject": other.subject}),
+                        "reason": (
+                            f"pull request #{number} is also named by commit {kept.sha}, "
+                            "which was kept (merge commits before squash-style subjects, "
+                            "then the earliest); check which commit landed it"
+                        ),
+                    }
+                )
+        self.counts["pull_requests"] = len(rows)
+        return rows
+
+    @property
+    def warnings(self) -> list[str]:
+        """Messages for commits that were kept but look wrong."""
+        texts = {
+            "revert_without_sha": (
+                "commits say 'This reverts commit' without a sha of 7 to 64 hex digits, "
+                "so no reverted_sha was stored"
+            ),
+        }
+        return [
+            f"{self.counts[kind]} {texts[kind]}, for example {', '.join(examples)}"
+            for kind, examples in self._examples.items()
+        ]
+
+    def _pull_request(
+        self, record: LogRecord, committed_at: datetime, is_bot: bool, on_landing_chain: bool
+    ) -> PullRequestMarker | None:
+        try:
+            marker = find_pull_request(record.subject, record.body)
+        except ValueError as error:
+            if on_landing_chain:
+                self._reject("pull_requests", record, str(error))
+            return None
+        if marker is None:
+            return None
+        if not on_landing_chain:
+            # Requests merged into other branches are part of a larger change.
+            self.counts["pull_request_markers_off_landing_chain"] += 1
+            return None
+        landing = _Landing(
+            marker,
+            record.sha,
+            record.parents,
+            record.subject,
+            committed_at,
+            record.committed_at,
+            is_bot,
+        )
+        self._landings.setdefault(marker.number, []).append(landing)
+        return marker
+
+    def _pull_request_row(self, landing: _Landing) -> dict[str, Any]:
+        marker = landing.marker
+        is_merge = len(landing.parents) > 1
+        # A merge commit's author is whoever merged; the request's author wrote
+        # the merged head, its second parent.
+        is_bot = landing.parents[1] in self._bot_shas if is_merge else landing.is_bot
+        return {
+            "_source": self.source,
+            "_record_key": str(marker.number),
+            "_payload": {
+                "number": marker.number,
+                "kind": marker.kind,
+                "landing_sha": landing.sha,
+                "subject": landing.subject,
+                "title": marker.title,
+                "head_ref": marker.head_ref,
+                "project": marker.project,
+                "merged_at": landing.committed_text,
+            },
+            "repo": self.repo,
+            "number": marker.number,
+            "opened_at": None,
+            "merged_at": landing.committed_at,
+            "merge_commit_sha": landing.sha,
+            "title": marker.title,
+            "head_ref": marker.head_ref,
+            "labels": "[]",
+            "is_bot": is_bot,
+            "created_as_draft": None,
+        }
+
+    def _count(
+        self, record: LogRecord, on_branch: bool, is_bot: bool, reverted_sha: str | None
+    ) -> None:
+        self.counts["commits"] += 1
+        self.counts["commits_on_branch" if on_branch else "commits_from_tags_only"] += 1
+        self.counts["merge_commits"] += len(record.parents) > 1
+        self.counts["bot_commits"] += is_bot
+        self.counts["reverts"] += reverted_sha is not None
+
+    def _reject(self, entity: str, record: LogRecord, reason: str) -> None:
+        # Author name and e-mail are left out on purpose.
+        content = {
+            "sha": record.sha,
+            "parent_shas": record.parents,
+            "authored_at": record.authored_at,
+            "committed_at": record.committed_at,
+            "subject": record.subject,
+        }
+        self.rejected.append(
+            {
+                "entity": entity,
+                "location": f"{self.location}@{record.sha}",
+                "raw_content": json.dumps(content),
+                "reason": reason,
+            }
+        )
+
+    def _note(self, kind: str, sha: str) -> None:
+        self.counts[kind] += 1
+        examples = self._examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(sha[:12])
+
+
+def _invalid_reason(record: LogRecord) -> str | None:
+    if not SHA.match(record.sha):
+        return f"commit id {record.sha!r} is not a hex sha; git log printed an unexpected layout"
+    bad_parents = [parent for parent in record.parents if not SHA.match(parent)]
+    if bad_parents:
+        return f"commit {record.sha} has parent ids that are not hex shas: {bad_parents}"
+    return None
+
+
+def _required_time(value: str, field_name: str) -> datetime:
+    parsed = parse_timestamp(value, field_name)
+    if parsed is None:
+        raise TimestampError(f"{field_name} is empty; git printed no date for this commit")
+    return parsed
