@@ -1,0 +1,51 @@
+{#- Time helpers. Engine-specific SQL stays here so the models stay portable. -#}
+
+{#- The measurement time: var('as_of') when set, else the time of the run. -#}
+{% macro as_of_timestamp() -%}
+    {%- if var('as_of', none) -%}
+        {{ timestamptz_literal(var('as_of')) }}
+    {%- else -%}
+        {{ dbt.current_timestamp() }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro timestamptz_literal(value) -%}
+    {{ return(adapter.dispatch('timestamptz_literal', 'dora')(value)) }}
+{%- endmacro %}
+
+{% macro default__timestamptz_literal(value) -%}
+    cast('{{ value }}' as timestamp with time zone)
+{%- endmacro %}
+
+{% macro duckdb__timestamptz_literal(value) -%}
+    cast('{{ value }}' as timestamptz)
+{%- endmacro %}
+
+
+{#- The local calendar date of a UTC timestamp in var('timezone'), DST-aware. -#}
+{% macro local_date(expression) -%}
+    {{ return(adapter.dispatch('local_date', 'dora')(expression)) }}
+{%- endmacro %}
+
+{% macro default__local_date(expression) -%}
+    cast(({{ expression }}) at time zone '{{ var("timezone") }}' as date)
+{%- endmacro %}
+
+{% macro duckdb__local_date(expression) -%}
+    cast(timezone('{{ var("timezone") }}', {{ expression }}) as date)
+{%- endmacro %}
+
+
+{#- Whole seconds from `start` to `end` (negative when end is earlier). -#}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'dora')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    {{ dbt.datediff(start, end, 'second') }}
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start, end) -%}
+    (epoch({{ end }}) - epoch({{ start }}))
+{%- endmacro %}
