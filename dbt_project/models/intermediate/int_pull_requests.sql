@@ -1,0 +1,146 @@
+{{ config(tags=['before_containment']) }}
+
+with
+
+listed as (
+
+    {{ union_models(
+        ['stg_files__pull_requests', 'stg_git__pull_requests'],
+        [
+            'source', 'repo', 'pr_number', 'opened_at', 'merged_at', 'merge_commit_sha',
+            'title', 'head_ref', 'labels', 'is_bot', 'created_as_draft', 'loaded_at'
+        ]
+    ) }}
+
+),
+
+commit_fields as (
+
+    {{ union_models(
+        ['stg_files__commits', 'stg_git__commits'],
+        [
+            'repo', 'sha', 'is_merge', 'committed_at', 'is_bot', 'pr_number', 'pr_opened_at',
+            'pr_merged_at', 'pr_ready_for_review_at', 'pr_reopened_at', 'pr_closed_at',
+            'pr_created_as_draft'
+        ]
+    ) }}
+
+),
+
+listed_latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by repo, pr_number order by loaded_at desc, source
+        ) as load_rank
+    from listed
+
+),
+
+listed_prs as (
+
+    select * from listed_latest
+    where load_rank = 1
+
+),
+
+-- The landing commit of a pull request known only from its commits: its
+-- merge commit if it has one, else its latest commit (squash or rebased head).
+commit_landing_ranked as (
+
+    select
+        repo,
+        pr_number,
+        sha,
+        row_number() over (
+            partition by repo, pr_number
+            order by
+                case when is_merge then 0 else 1 end,
+                committed_at desc,
+                sha desc
+        ) as landing_rank
+    from commit_fields
+    where pr_number is not null
+
+),
+
+commit_prs as (
+
+    select
+        repo,
+        pr_number,
+        min(pr_opened_at) as opened_at,
+        max(pr_merged_at) as merged_at,
+        max(pr_ready_for_review_at) as ready_for_review_at,
+        max(pr_reopened_at) as reopened_at,
+        max(pr_closed_at) as closed_at,
+        {{ dbt.bool_or('coalesce(pr_created_as_draft, false)') }} as created_as_draft,
+        min(case when is_bot then 1 else 0 end) = 1 as is_bot
+    from commit_fields
+    where pr_number is not null
+    group by repo, pr_number
+
+),
+
+merged as (
+
+    select
+        coalesce(listed_prs.repo, commit_prs.repo) as repo,
+        coalesce(listed_prs.pr_number, commit_prs.pr_number) as pr_number,
+        coalesce(listed_prs.opened_at, commit_prs.opened_at) as opened_at,
+        coalesce(listed_prs.merged_at, commit_prs.merged_at) as merged_at,
+        listed_prs.merge_commit_sha,
+        listed_prs.title,
+        listed_prs.head_ref,
+        coalesce(listed_prs.labels, '[]') as labels,
+        coalesce(listed_prs.is_bot, commit_prs.is_bot, false) as is_bot,
+        coalesce(listed_prs.created_as_draft, commit_prs.created_as_draft, false)
+            as created_as_draft,
+        commit_prs.ready_for_review_at,
+        commit_prs.reopened_at,
+        commit_prs.closed_at,
+        listed_prs.pr_number is not null as is_listed,
+        commit_prs.pr_number is not null as has_commit_fields
+    from listed_prs
+    full outer join commit_prs
+        on
+            listed_prs.repo = commit_prs.repo
+            and listed_prs.pr_number = commit_prs.pr_number
+
+),
+
+final as (
+
+    select
+        merged.repo,
+        merged.pr_number,
+        merged.opened_at,
+        merged.merged_at,
+        merged.merge_commit_sha,
+        coalesce(merged.merge_commit_sha, commit_landing_ranked.sha) as landing_sha,
+        merged.title,
+        merged.head_ref,
+        merged.labels,
+        merged.is_bot,
+        merged.created_as_draft,
+        merged.ready_for_review_at,
+        merged.reopened_at,
+        merged.closed_at,
+        merged.is_listed,
+        merged.has_commit_fields,
+        (
+            {{ json_array_has_any('merged.labels', var('hotfix_labels')) }}
+            or {{ starts_with_any('merged.head_ref', var('hotfix_branch_prefixes')) }}
+            or {{ starts_with_any('merged.title', var('hotfix_title_prefixes')) }}
+        ) as is_hotfix
+    from merged
+    left join commit_landing_ranked
+        on
+            merged.repo = commit_landing_ranked.repo
+            and merged.pr_number = commit_landing_ranked.pr_number
+            and commit_landing_ranked.landing_rank = 1
+
+)
+
+select * from final
