@@ -1,0 +1,56 @@
+{#- Helpers of the contract marts. The contracts arrive as the `contracts` var,
+    a list of mappings written by dagster_project.contract.dbt_vars. -#}
+
+{% macro contract_definitions() -%}
+    {{ return(var('contracts', [])) }}
+{%- endmacro %}
+
+
+{#- A SQL string literal, with quotes doubled. -#}
+{% macro contract_literal(value) -%}
+    {%- if value is none -%}
+        null
+    {%- else -%}
+        '{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The local calendar date of a UTC timestamp in the zone named by a column. -#}
+{% macro contract_local_date(expression, zone) -%}
+    {{ return(adapter.dispatch('contract_local_date', 'dora')(expression, zone)) }}
+{%- endmacro %}
+
+{% macro default__contract_local_date(expression, zone) -%}
+    cast(({{ expression }}) at time zone {{ zone }} as date)
+{%- endmacro %}
+
+{% macro duckdb__contract_local_date(expression, zone) -%}
+    cast(timezone({{ zone }}, {{ expression }}) as date)
+{%- endmacro %}
+
+
+{#- The UTC instant at which a local date starts in the zone named by a column. -#}
+{% macro contract_day_start(day, zone) -%}
+    {{ return(adapter.dispatch('contract_day_start', 'dora')(day, zone)) }}
+{%- endmacro %}
+
+{% macro default__contract_day_start(day, zone) -%}
+    (cast({{ day }} as timestamp) at time zone {{ zone }})
+{%- endmacro %}
+
+{% macro duckdb__contract_day_start(day, zone) -%}
+    timezone({{ zone }}, cast({{ day }} as timestamp))
+{%- endmacro %}
+
+
+{#- The date `days` days after `day` (negative for earlier); `days` may be a column. -#}
+{% macro contract_add_days(day, days) -%}
+    cast({{ dbt.dateadd('day', days, day) }} as date)
+{%- endmacro %}
+
+
+{#- A double-precision float type: dbt.type_float() is a 4-byte float on DuckDB. -#}
+{% macro contract_double() -%}
+    double precision
+{%- endmacro %}
