@@ -83,6 +83,13 @@ class ServiceMap:
     mapping: Mapping[str, str] = field(default_factory=dict)
     default_service: str | None = None
 
+    def lookup(self, *keys: str | None) -> str | None:
+        """Return the mapped service of the first key with an entry, else the default service."""
+        for key in keys:
+            if key and key in self.mapping:
+                return self.mapping[key]
+        return self.default_service
+
     def resolve(self, *keys: str | None) -> str | None:
         """Return the mapped service of the first key with an entry, else the first key."""
         present = [key for key in keys if key]

@@ -209,11 +209,12 @@ class FakeOpsgenie(FakeServer):
             return 200, self._page(path, self._filtered(self.incidents, query), query)
         if path == "/v2/alerts":
             return 200, self._page(path, self._filtered(self.alerts, query), query)
-        match = re.fullmatch(r"/v1/incidents/([^/]+)", path)
-        incident = next((i for i in self.incidents if match and i["id"] == match.group(1)), None)
-        if incident is None:
-            return 404, {"message": "Incident with id [x] does not exist", "took": 0.001}
-        return 200, {"data": incident, "took": 0.001, "requestId": "fake"}
+        match = re.fullmatch(r"/(v1/incidents|v2/alerts)/([^/]+)", path)
+        pool = self.incidents if match and match.group(1) == "v1/incidents" else self.alerts
+        found = next((item for item in pool if match and item["id"] == match.group(2)), None)
+        if found is None:
+            return 404, {"message": "Not found", "took": 0.001}
+        return 200, {"data": found, "took": 0.001, "requestId": "fake"}
 
     def _filtered(
         self, items: list[dict[str, Any]], query: dict[str, list[str]]
@@ -259,3 +260,9 @@ def load_constructed_pagerduty() -> tuple[list[dict[str, Any]], dict[str, list[d
 def load_opsgenie_fixtures() -> list[dict[str, Any]]:
     """Return the recorded Opsgenie incidents."""
     return json.loads((FIXTURES / "opsgenie" / "incidents.json").read_text())["data"]
+
+
+def load_constructed_opsgenie() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the hand-written Opsgenie incidents and alerts."""
+    data = json.loads((FIXTURES / "opsgenie" / "constructed" / "items.json").read_text())
+    return data["incidents"], data["alerts"]
