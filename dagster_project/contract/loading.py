@@ -45,10 +45,7 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> list[Contract]
     and for two contracts with the same id.
     """
     root = Path(path) if path is not None else contracts_path()
-    if root.is_dir():
-        files = sorted([*root.glob("*.yml"), *root.glob("*.yaml")])
-    else:
-        files = [root]
+    files = sorted([*root.glob("*.yml"), *root.glob("*.yaml")]) if root.is_dir() else [root]
     if not files:
         issue = ContractIssue("(folder)", str(root), "holds no contract: add a .yml file")
         raise ContractError(str(root), [issue])

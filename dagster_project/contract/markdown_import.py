@@ -273,7 +273,7 @@ class _Importer:
         if not days.is_integer() or days % 7 or days <= 0:
             self.error(line, "timing must be a whole number of weeks (or days divisible by 7)")
             return None
-        description = re.sub(r"^[\s—–:-]+", "", cells[1][match.end() :]).strip() or None
+        description = re.sub(r"^[\s\u2014\u2013:-]+", "", cells[1][match.end() :]).strip() or None
         checkpoint = {"name": cells[0], "offset_weeks": int(days // 7)}
         if description:
             checkpoint["description"] = description
