@@ -1,0 +1,209 @@
+{%- set within_hours = var('latest_deployment_within_hours', none) %}
+
+with
+
+incidents as (
+
+    select * from {{ ref('int_incidents') }}
+
+),
+
+incident_records as (
+
+    select * from {{ ref('int_incidents__records') }}
+
+),
+
+deployments as (
+
+    select * from {{ ref('int_deployments') }}
+
+),
+
+production_deployments as (
+
+    select * from {{ ref('int_production_deployments') }}
+
+),
+
+commit_deployments as (
+
+    select * from {{ source('pipeline', 'containment__commit_deployments') }}
+
+),
+
+counted_deployments as (
+
+    select
+        production_deployments.deployment_key,
+        production_deployments.service,
+        production_deployments.deployed_at,
+        deployments.deployment_id
+    from production_deployments
+    inner join deployments
+        on production_deployments.deployment_key = deployments.deployment_key
+    where production_deployments.is_counted
+
+),
+
+-- Every record of a merged group brings its own links to the group.
+members as (
+
+    select
+        incident_records.incident_key,
+        incident_records.caused_by_deployment_id,
+        incident_records.root_cause_sha,
+        incidents.service,
+        incidents.alert_at
+    from incident_records
+    inner join incidents
+        on incident_records.incident_key = incidents.incident_key
+
+),
+
+-- An id that moved to another sha names several deployments: the latest one
+-- live at the alert is meant, else the earliest.
+explicit_candidates as (
+
+    select
+        members.incident_key,
+        counted_deployments.deployment_key,
+        row_number() over (
+            partition by members.incident_key, members.caused_by_deployment_id
+            order by
+                case when counted_deployments.deployed_at <= members.alert_at then 0 else 1 end,
+                case
+                    when counted_deployments.deployed_at <= members.alert_at
+                        then {{ seconds_between('counted_deployments.deployed_at', 'members.alert_at') }}
+                end,
+                counted_deployments.deployed_at
+        ) as candidate_rank
+    from members
+    inner join counted_deployments
+        on members.caused_by_deployment_id = counted_deployments.deployment_id
+
+),
+
+explicit_links as (
+
+    select
+        incident_key,
+        deployment_key,
+        'explicit_deployment_id' as link_method,
+        1 as method_priority
+    from explicit_candidates
+    where candidate_rank = 1
+
+),
+
+-- The root-cause sha may be abbreviated: it matches as a prefix.
+root_cause_candidates as (
+
+    select
+        members.incident_key,
+        counted_deployments.deployment_key,
+        row_number() over (
+            partition by members.incident_key, members.root_cause_sha
+            order by counted_deployments.deployed_at, counted_deployments.deployment_key
+        ) as candidate_rank
+    from members
+    inner join commit_deployments
+        on
+            members.service = commit_deployments.service
+            and {{ dbt.position('members.root_cause_sha', 'commit_deployments.sha') }} = 1
+    inner join counted_deployments
+        on commit_deployments.deployment_key = counted_deployments.deployment_key
+    where members.root_cause_sha is not null and members.root_cause_sha != ''
+
+),
+
+root_cause_links as (
+
+    select
+        incident_key,
+        deployment_key,
+        'root_cause_sha' as link_method,
+        2 as method_priority
+    from root_cause_candidates
+    where candidate_rank = 1
+
+),
+
+rule_links as (
+
+    select * from explicit_links
+    union all
+    select * from root_cause_links
+
+),
+
+{% if within_hours is not none %}
+-- Attribution rule for incidents with no other link: the latest counted
+-- deployment of the service within the configured hours before the alert.
+window_candidates as (
+
+    select
+        incidents.incident_key,
+        counted_deployments.deployment_key,
+        row_number() over (
+            partition by incidents.incident_key
+            order by counted_deployments.deployed_at desc, counted_deployments.deployment_key desc
+        ) as candidate_rank
+    from incidents
+    inner join counted_deployments
+        on
+            incidents.service = counted_deployments.service
+            and counted_deployments.deployed_at <= incidents.alert_at
+            and {{ seconds_between('counted_deployments.deployed_at', 'incidents.alert_at') }}
+            <= {{ within_hours }} * 3600
+    where incidents.incident_key not in (select incident_key from rule_links)
+
+),
+
+window_links as (
+
+    select
+        incident_key,
+        deployment_key,
+        'latest_deployment_within' as link_method,
+        3 as method_priority
+    from window_candidates
+    where candidate_rank = 1
+
+),
+{% endif %}
+
+all_links as (
+
+    select * from rule_links
+    {% if within_hours is not none %}
+        union all
+        select * from window_links
+    {% endif %}
+
+),
+
+-- One row per (incident, deployment): the strongest method names the link.
+ranked_links as (
+
+    select
+        *,
+        row_number() over (
+            partition by incident_key, deployment_key order by method_priority
+        ) as method_rank
+    from all_links
+
+),
+
+final as (
+
+    select
+        incident_key,
+        deployment_key,
+        link_method
+    from ranked_links
+    where method_rank = 1
+
+)
+
+select * from final
