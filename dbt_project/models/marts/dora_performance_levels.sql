@@ -1,0 +1,127 @@
+with
+
+trailing_metrics as (
+
+    select * from {{ ref('dora_trailing_metrics') }}
+
+),
+
+benchmarks as (
+
+    select * from {{ ref('dora_performance_benchmarks') }}
+
+),
+
+-- The newest report year, then the newest version of it.
+current_edition as (
+
+    select
+        report_year,
+        max(version) as version
+    from benchmarks
+    where report_year = (select max(report_year) from benchmarks)
+    group by report_year
+
+),
+
+current_benchmarks as (
+
+    select benchmarks.*
+    from benchmarks
+    inner join current_edition
+        on
+            benchmarks.report_year = current_edition.report_year
+            and benchmarks.version = current_edition.version
+
+),
+
+latest as (
+
+    select * from trailing_metrics
+    where
+        window_days = 30
+        and as_of_date = {{ local_date(as_of_timestamp()) }}
+
+),
+
+-- Durations in the unit of the thresholds (hours).
+metric_values as (
+
+    select
+        as_of_date,
+        service,
+        'deployment_frequency' as metric,
+        deployment_frequency_per_day as metric_value
+    from latest
+    union all
+    select
+        as_of_date,
+        service,
+        'lead_time_for_changes' as metric,
+        median_pr_lead_time_seconds / 3600.0 as metric_value
+    from latest
+    union all
+    select
+        as_of_date,
+        service,
+        'change_failure_rate' as metric,
+        change_failure_rate as metric_value
+    from latest
+    union all
+    select
+        as_of_date,
+        service,
+        'time_to_restore' as metric,
+        mean_restore_seconds / 3600.0 as metric_value
+    from latest
+    union all
+    select
+        as_of_date,
+        service,
+        'failed_deployment_recovery_time' as metric,
+        mean_failed_deployment_recovery_seconds / 3600.0 as metric_value
+    from latest
+
+),
+
+classified as (
+
+    select
+        metric_values.as_of_date,
+        metric_values.service,
+        metric_values.metric,
+        metric_values.metric_value,
+        current_benchmarks.unit,
+        current_benchmarks.level,
+        current_benchmarks.report_year,
+        current_benchmarks.version
+    from metric_values
+    left join current_benchmarks
+        on
+            metric_values.metric = current_benchmarks.metric
+            and (
+                current_benchmarks.lower_bound is null
+                or metric_values.metric_value > current_benchmarks.lower_bound
+                or (
+                    current_benchmarks.lower_bound_inclusive
+                    and metric_values.metric_value = current_benchmarks.lower_bound
+                )
+            )
+            and (
+                current_benchmarks.upper_bound is null
+                or metric_values.metric_value < current_benchmarks.upper_bound
+                or (
+                    current_benchmarks.upper_bound_inclusive
+                    and metric_values.metric_value = current_benchmarks.upper_bound
+                )
+            )
+
+),
+
+final as (
+
+    select * from classified
+
+)
+
+select * from final
