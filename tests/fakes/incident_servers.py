@@ -46,7 +46,7 @@ def _time(value: str) -> datetime:
 class FakeServer:
     """Base of the fake APIs: routing, auth check, faults and the request log."""
 
-    def __init__(self, expected_auth: str) -> None:
+    def __init__(self, expected_auth: str | None) -> None:
         self.expected_auth = expected_auth
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
@@ -238,6 +238,20 @@ class FakeOpsgenie(FakeServer):
         if offset + limit < len(items):
             paging["next"] = link(offset + limit)
         return {"data": items[offset : offset + limit], "paging": paging, "took": 0.01}
+
+
+class FakeStatuspage(FakeServer):
+    """``GET /api/v2/incidents.json`` of a public status page (no authorization)."""
+
+    def __init__(self, incidents: list[dict[str, Any]]) -> None:
+        super().__init__(None)
+        self.incidents = incidents
+
+    def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if path != "/api/v2/incidents.json":
+            return 404, {"error": "not found"}
+        page = {"id": "kctbh9vrtdwd", "name": "GitHub", "url": "https://www.githubstatus.com"}
+        return 200, {"page": page, "incidents": self.incidents}
 
 
 def load_pagerduty_fixtures() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
