@@ -198,9 +198,10 @@ def large_profile(seed: int, multiplier: int = 1) -> OrgProfile:
                 replace(
                     template,
                     name=f"{repo_name}-{_NAME_PARTS[position * 7 % len(_NAME_PARTS)]}",
-                    deploys_per_working_day=round(rng.uniform(0.8, 2.2), 2),
+                    deploys_per_working_day=round(rng.uniform(0.82, 2.0), 2),
+                    deploys_on_merge=rng.random() < 0.1,
                     failure_rate=round(rng.uniform(0.005, 0.12), 3),
-                    unlinked_incidents_per_day=round(rng.uniform(0.002, 0.01), 4),
+                    unlinked_incidents_per_day=round(rng.uniform(0.0065, 0.021), 4),
                 )
             )
         service_count += width
@@ -208,10 +209,10 @@ def large_profile(seed: int, multiplier: int = 1) -> OrgProfile:
             RepoProfile(
                 name=repo_name,
                 merge_strategy=strategy,
-                prs_per_working_day=round(rng.uniform(3.0, 10.0) * width**0.5, 2),
+                prs_per_working_day=round(rng.uniform(4.7, 15.7) * width**0.5, 2),
                 pr_hours_median=round(rng.lognormvariate(1.2, 0.9), 2),
                 pr_hours_sigma=round(rng.uniform(0.6, 1.4), 2),
-                branch_commits_mean=round(rng.uniform(3.0, 5.5), 2),
+                branch_commits_mean=round(rng.uniform(3.0, 5.3), 2),
                 bot_share=round(rng.uniform(0.02, 0.1), 3),
                 draft_share=round(rng.uniform(0.05, 0.2), 3),
                 direct_push_share=round(rng.uniform(0.0, 0.03), 3),
