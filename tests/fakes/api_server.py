@@ -55,8 +55,15 @@ Handler = Callable[[re.Match[str], dict[str, str]], Any]
 class FakeApi:
     """The fake server. Use as a context manager; ``base_url`` is its root URL."""
 
-    def __init__(self, paging: str = "link", per_page: int = 30, prefix: str = "") -> None:
+    def __init__(
+        self,
+        paging: str = "link",
+        per_page: int = 30,
+        prefix: str = "",
+        expected_auth: str | None = None,
+    ) -> None:
         self.paging = paging
+        self.expected_auth = expected_auth
         self.default_per_page = per_page
         self.prefix = prefix.rstrip("/")
         self.routes: list[tuple[re.Pattern[str], Handler]] = []
@@ -135,6 +142,8 @@ class FakeApi:
                 self.faults.remove(fault)
         if fault is not None:
             return fault.status, {"Content-Type": "application/json", **fault.headers}, fault.body
+        if self.expected_auth is not None and headers.get("authorization") != self.expected_auth:
+            return 401, {"Content-Type": "application/json"}, '{"message": "Bad credentials"}'
         for pattern, handler in self.routes:
             match = pattern.match(path)
             if match:

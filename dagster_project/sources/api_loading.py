@@ -1,0 +1,131 @@
+"""Loading helpers shared by the API sources (GitHub, GitLab): batches, quarantine, parsing.
+
+An API object becomes one raw row, or a quarantine entry whose reason names
+the field, the value and the fix. A batch is written in one upsert keyed by
+``(_source, _record_key)``, so loading the same objects twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from dagster_project import warehouse
+from dagster_project.timeparse import TimestampError, parse_timestamp
+
+_REVERT = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
+
+
+@dataclass
+class Batch:
+    """Rows built from API objects and the objects that could not be used."""
+
+    source: str
+    entity: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        location: str,
+        item: Any,
+        build: Callable[[], dict[str, Any] | list[dict[str, Any]]],
+    ) -> None:
+        """Add the row (or rows) ``build`` returns, or quarantine ``item`` when it raises.
+
+        Only TimestampError, KeyError, TypeError and ValueError are caught:
+        they mean the object lacks a field or holds an unusable value.
+        """
+        try:
+            built = build()
+        except (TimestampError, KeyError, TypeError, ValueError) as error:
+            reason = str(error) if not isinstance(error, KeyError) else f"missing field {error}"
+            self.rejected.append(
+                {
+                    "location": location,
+                    "raw_content": json.dumps(item, sort_keys=True, default=str),
+                    "reason": f"{self.entity} at {location}: {reason}",
+                }
+            )
+            return
+        for row in built if isinstance(built, list) else [built]:
+            row.setdefault("_source", self.source)
+            row.setdefault("_payload", item)
+            row.setdefault("_location", location)
+            self.rows.append(row)
+
+
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Mapping[str, str],
+    batch: Batch,
+) -> int:
+    """Upsert the batch rows and record its rejects; return the number of rows written.
+
+    Earlier quarantine entries at the same locations are replaced, so a re-run
+    neither duplicates a reject nor keeps one whose object now loads.
+    """
+    locations = {row.pop("_location") for row in batch.rows if "_location" in row}
+    locations |= {item["location"] for item in batch.rejected}
+    if locations:
+        con.executemany(
+            "delete from quarantine where _source = ? and entity = ? and location = ?",
+            [(batch.source, batch.entity, location) for location in sorted(locations)],
+        )
+    if batch.rejected:
+        warehouse.quarantine_rows(con, batch.source, batch.entity, batch.rejected, replace=False)
+    return warehouse.upsert_rows(con, table, batch.rows, columns)
+
+
+def timestamp(item: Mapping[str, Any], *path: str) -> Any:
+    """Return the timestamp at ``path`` inside ``item``, parsed to UTC (None when absent)."""
+    value: Any = item
+    for key in path:
+        value = None if value is None else value.get(key)
+    return parse_timestamp(value, ".".join(path))
+
+
+def required_timestamp(item: Mapping[str, Any], *path: str) -> Any:
+    """Return the timestamp at ``path``; raise TimestampError when it is missing."""
+    value = timestamp(item, *path)
+    if value is None:
+        raise TimestampError(f"{'.'.join(path)} is missing; the object cannot be placed in time")
+    return value
+
+
+def reverted_sha(message: str | None) -> str | None:
+    """Return the sha named by ``This reverts commit <sha>`` in a commit message, or None."""
+    match = _REVERT.search(message or "")
+    return match.group(1).lower() if match else None
+
+
+def first_line(message: str | None) -> str | None:
+    return (message or "").splitlines()[0] if message else None
+
+
+def services_for_paths(paths: Iterable[str], prefixes: Mapping[str, str]) -> list[str]:
+    """Return the services whose path prefix matches any of ``paths``, sorted.
+
+    ``prefixes`` maps a folder such as ``services/api/`` to a service; a path
+    matches a prefix when it starts with it (a trailing ``/`` is added to
+    prefixes that lack one, so ``services/api`` does not match ``services/api2``).
+    """
+    normalized = {prefix.rstrip("/") + "/": service for prefix, service in prefixes.items()}
+    found = {
+        service
+        for path in paths
+        for prefix, service in normalized.items()
+        if path.startswith(prefix)
+    }
+    return sorted(found)
+
+
+def iso(value: Any) -> str | None:
+    """Return a parsed timestamp as ISO 8601 text (the form the cursors keep)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
