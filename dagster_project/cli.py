@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -98,8 +100,17 @@ def run_refresh(args: argparse.Namespace) -> int:
 
     from dagster_project import pipeline
 
-    result = pipeline.run_refresh_job(str(warehouse_file), resource_config)
+    # dbt's own log lines go to a buffer, shown only when the run fails; failures are
+    # reported once, below, instead of as Dagster's stack traces.
+    dbt_log = io.StringIO()
+    with contextlib.redirect_stdout(dbt_log):
+        result = pipeline.run_refresh_job(
+            str(warehouse_file), resource_config, log_level="CRITICAL"
+        )
     if not result.success:
+        tail = "\n".join(dbt_log.getvalue().splitlines()[-30:])
+        if tail:
+            print(tail, file=sys.stderr)
         raise CliError(_failure_message(result))
     from dagster_project import summary, warehouse
 

@@ -8,7 +8,7 @@ from dagster_project import settings
 
 settings.apply_offline_environment()
 
-from dagster_project.defs import dbt, files, summary  # noqa: E402
+from dagster_project.defs import dbt, files, git, summary  # noqa: E402
 from dagster_project.defs.resources import WarehouseResource  # noqa: E402
 from dagster_project.defs.run_settings import RunSettingsResource  # noqa: E402
 
@@ -29,4 +29,4 @@ core = dg.Definitions(
     },
 )
 
-defs = dg.Definitions.merge(core, files.defs, dbt.defs, summary.defs)
+defs = dg.Definitions.merge(core, files.defs, git.defs, dbt.defs, summary.defs)

@@ -175,9 +175,7 @@ def _bulk_insert(
         # Every column is read as text and cast by the insert, so a JSON number
         # or null never changes the inferred type of a column.
         spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
-        select_list = ", ".join(
-            f"cast({name} as {columns[name].split()[0]})" for name in names
-        )
+        select_list = ", ".join(f"cast({name} as {columns[name].split()[0]})" for name in names)
         con.execute(
             f"insert into {table} ({', '.join(names)}) "
             f"select {select_list} from read_json(?, format='newline_delimited', "
@@ -214,7 +212,9 @@ def upsert_rows(
         return 0
     con.execute("begin transaction")
     try:
-        con.execute("create or replace temp table _upsert_keys (_source varchar, _record_key varchar)")
+        con.execute(
+            "create or replace temp table _upsert_keys (_source varchar, _record_key varchar)"
+        )
         _bulk_insert(
             con,
             "_upsert_keys",
@@ -263,6 +263,8 @@ def quarantine_rows(
     items = list(rejected)
     if replace:
         con.execute("delete from quarantine where _source = ? and entity = ?", [source, entity])
+    if not items:
+        return 0
     now = datetime.now(UTC)
     con.executemany(
         "insert into quarantine values (?, ?, ?, ?, ?, ?)",

@@ -6,11 +6,11 @@ ships each commit; every other model runs after it. dbt tests appear as asset
 checks.
 """
 
-from __future__ import annotations
-
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -40,6 +40,12 @@ class DoraTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+def _dbt_executable() -> str:
+    """Return the dbt next to this Python, so the venv's dbt is used without PATH set."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
 TRANSLATOR = DoraTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 MANIFEST = ensure_manifest()
 
@@ -62,7 +68,16 @@ def _stream_build(
     with warehouse.connect():
         pass  # creates every raw table before the staging views read them
     progress.report(f"dbt: building the {step} models")
-    invocation = dbt.cli(["build", "--vars", _dbt_vars(run_settings, context)], context=context)
+    # "buildable" runs a test in the step that builds the last of its parents, so a
+    # relationship test between the two steps runs once, after both tables exist.
+    args = [
+        "build",
+        "--indirect-selection",
+        "buildable",
+        "--vars",
+        _dbt_vars(run_settings, context),
+    ]
+    invocation = dbt.cli(args, context=context)
     built = 0
     for event in invocation.stream():
         if isinstance(event, dg.Output | dg.MaterializeResult):
@@ -130,5 +145,5 @@ def dbt_after_containment(
 
 defs = dg.Definitions(
     assets=[dbt_before_containment, containment__commit_deployments, dbt_after_containment],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())},
 )
