@@ -26,6 +26,12 @@ REPO = gh.GitHubRepoConfig(
 )
 
 
+@pytest.fixture(scope="session")
+def dbt_manifest():
+    """Replace the shared dbt parse: these tests use no dbt model."""
+    return None
+
+
 def fixture(name: str):
     return json.loads((FIXTURES / name).read_text())
 

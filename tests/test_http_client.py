@@ -21,6 +21,12 @@ from tests.fakes.api_server import FakeApi, Fault, Listing
 SECRET = "ghp_secretTokenValue123"
 
 
+@pytest.fixture(scope="session")
+def dbt_manifest():
+    """Replace the shared dbt parse: these tests use no dbt model."""
+    return None
+
+
 class FakeClock:
     """A clock that advances only when the session sleeps."""
 

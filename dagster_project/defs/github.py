@@ -7,8 +7,6 @@ GitHub. The token is read from the environment variable named by
 ``token_env`` only when a repository is configured.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project.clients.github import GitHubClient, github_session

@@ -1,0 +1,106 @@
+"""The GitHub Dagster assets, run in-process against the fake GitHub server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from dagster_project import warehouse
+from dagster_project.defs import github as github_defs
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.run_settings import RunSettingsResource
+from tests.fakes.github_server import TOKEN, FakeGitHub
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest():
+    """Replace the shared dbt parse: these tests use no dbt model."""
+    return None
+
+
+def write_config(tmp_path: Path, base_url: str) -> Path:
+    config = {
+        "sources": {
+            "github": {
+                "base_url": base_url,
+                "token_env": "DORA_TEST_GITHUB_TOKEN",
+                "repos": [
+                    {
+                        "repo": "acme/ants",
+                        "services": ["ants"],
+                        "branch": "master",
+                        "deploy_workflow": "CodeQL",
+                        "incident_label": "bug",
+                    }
+                ],
+            }
+        }
+    }
+    path = tmp_path / "dora.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def materialize(tmp_path: Path, config_path: Path | None):
+    return dg.materialize(
+        github_defs.GITHUB_ASSETS,
+        resources={
+            "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+            "run_settings": RunSettingsResource(config_path=str(config_path or "")),
+            "github": github_defs.GitHubResource(),
+        },
+        raise_on_error=False,
+    )
+
+
+def test_assets_load_and_report_metadata(tmp_path, monkeypatch):
+    monkeypatch.setenv("DORA_TEST_GITHUB_TOKEN", TOKEN)
+    with FakeGitHub() as server:
+        result = materialize(tmp_path, write_config(tmp_path, server.base_url))
+    assert result.success
+    materializations = {
+        event.asset_key.path[-1]: event.metadata
+        for event in result.get_asset_materialization_events()
+        for event in [event.event_specific_data.materialization]
+    }
+    assert set(materializations) == {
+        "raw_github__pull_requests",
+        "raw_github__pull_request_commits",
+        "raw_github__deployment_statuses",
+        "raw_github__workflow_runs",
+        "raw_github__commits",
+        "raw_github__compares",
+        "raw_github__releases",
+        "raw_github__tags",
+        "raw_github__incidents",
+    }
+    pulls = materializations["raw_github__pull_requests"]
+    assert pulls["rows_loaded"].value == 49
+    assert pulls["api_requests"].value >= 1
+    assert "acme/ants:pull_requests" in pulls["cursors"].value
+    assert materializations["raw_github__incidents"]["objects_skipped"].value == 1
+    messages = " ".join(event.message or "" for event in result.all_events)
+    assert TOKEN not in messages
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        rows = con.execute("select count(*) from raw_github__tags").fetchone()[0]
+    assert rows == 30
+
+
+def test_assets_without_repositories_load_nothing(tmp_path):
+    result = materialize(tmp_path, None)
+    assert result.success
+    for event in result.get_asset_materialization_events():
+        assert event.event_specific_data.materialization.metadata["rows_loaded"].value == 0
+
+
+def test_missing_token_variable_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.delenv("DORA_TEST_GITHUB_TOKEN", raising=False)
+    with FakeGitHub() as server:
+        result = materialize(tmp_path, write_config(tmp_path, server.base_url))
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures
+    assert "DORA_TEST_GITHUB_TOKEN is not set" in str(failures[0].event_specific_data.error)
