@@ -92,7 +92,8 @@ def test_cli_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     exit_code = main(["--out", str(tmp_path), "--seed", "3", "--end-date", "2026-06-30"])
     assert exit_code == 0
     printed = capsys.readouterr().out
-    assert "commits:" in printed and "incidents:" in printed
+    assert "commits:" in printed
+    assert "incidents:" in printed
     deployments = SampleEvents.read(tmp_path).deployments
     last = max(parse_timestamp(d["started_at"], "started_at") for d in deployments)
     assert last.date() <= date(2026, 6, 30)

@@ -249,7 +249,8 @@ def test_status_history_spellings(small: SampleEvents) -> None:
         entry["state"] for deployment in small.deployments for entry in deployment["status_history"]
     )
     assert states["inactive"] > 0
-    assert states["created"] > 0 and states["running"] > 0
+    assert states["created"] > 0
+    assert states["running"] > 0
     pipeline_failed = [
         d
         for d in small.deployments

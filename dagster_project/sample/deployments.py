@@ -21,7 +21,7 @@ _GITLAB_FINAL = {"success": "success", "failure": "failed", "cancelled": "cancel
 
 @dataclass
 class ServiceState:
-    """What is live on one service's production, and what waits to ship."""
+    """Production state of one service: the live sha, its predecessor and unshipped commits."""
 
     profile: ServiceProfile
     live_sha: str | None = None

@@ -94,7 +94,7 @@ def generate(
 def _open_at_end(
     incidents: IncidentBook, services: list[str], calendar: Calendar, rng: random.Random
 ) -> None:
-    """Add two incidents alerted in the last day that nobody has resolved yet."""
+    """Add two incidents alerted in the last day and still unresolved at the end."""
     for service, hours_before_end in zip(rng.sample(services, 2), (3, 19), strict=True):
         opened = calendar.end_at - hours_before_end * HOUR - rng.randint(0, 3000)
         incidents.open_unresolved(service, opened)

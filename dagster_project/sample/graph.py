@@ -149,7 +149,7 @@ class RepoGraph:
         """Write the branch commits of a pull request and return the tip.
 
         Rebased commits keep their author time and get the merge as commit time,
-        as `git rebase` does; branch commits of merge and squash strategies keep
+        as `git rebase` does. Branch commits of merge and squash strategies keep
         their own commit time.
         """
         parent = base

@@ -93,9 +93,9 @@ class IncidentBook:
         return incident
 
     def _add_duplicate(self, incident: Incident) -> None:
-        """A second alert on the same outage, merged into the first by a responder.
+        """Add a second alert on the same outage, merged into the first by a responder.
 
-        It may have alerted a few minutes earlier than the incident it was merged
+        The duplicate may have alerted a few minutes earlier than the incident it was merged
         into, so the group's first alert is the duplicate's.
         """
         opened = incident.opened_at + self._rng.randint(-240, 240)
@@ -111,9 +111,9 @@ class IncidentBook:
         self._duplicates += 1
 
     def _add_downstream(self, incident: Incident) -> None:
-        """An unlinked alert on another service during the same outage.
+        """Add an unlinked alert on another service during the same outage.
 
-        It recovers at that service's usual pace, but not long after the outage.
+        The alert recovers at that service's usual pace, but not long after the outage.
         """
         service = self._rng.choice(self._services)
         opened = incident.opened_at + self._rng.randint(60, 900)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class ServiceProfile:
-    """How one service is deployed, how often it fails and how fast it recovers."""
+    """Deployment, failure and recovery settings of one service."""
 
     name: str
     # Production deploy slots per working day; ignored when every merge deploys.

@@ -1,4 +1,4 @@
-"""What happens after a bad production deployment: rollback, hotfix, revert, incident."""
+"""Recovery plans for a bad production deployment: rollback, hotfix, revert, incident."""
 
 from __future__ import annotations
 

@@ -108,7 +108,11 @@ class RepoSimulation:
         start = self.calendar.day_start(day)
         for _ in range(_poisson(rng, self.profile.prs_per_working_day * factor)):
             self.schedule(start + rng.randint(8 * HOUR, 18 * HOUR), self._open_pr)
-        for _ in range(_poisson(rng, self.profile.prs_per_working_day * factor * 0.03)):
+        for _ in range(
+            _poisson(
+                rng, self.profile.prs_per_working_day * factor * self.profile.direct_push_share
+            )
+        ):
             self.schedule(start + rng.randint(9 * HOUR, 18 * HOUR), self._push_direct)
         for state in self.services.values():
             rate = state.profile.deploys_per_working_day * factor
@@ -269,36 +273,44 @@ class RepoSimulation:
         return start
 
     def _production(self, state: ServiceState, sha: str, start: int, kind: str) -> None:
+        """Deploy to production: failed attempts, then a success, cancel or unfinished run."""
         rng = self.rng
+        repo = self.graph.repo
         environment = self._production_name(state, start)
         end_at = self.calendar.end_at
-        while rng.random() < 0.05 and kind != "rollback":
+        if kind != "rollback":
+            start = self._failed_attempts(state, environment, sha, start)
+        if start >= end_at:
+            return
+
+        finished = start + rng.randint(3 * MINUTE, 12 * MINUTE)
+        if finished >= end_at:
+            self.deployments.write(repo, state, environment, sha, "in_progress", start, None)
+            return
+        state.busy_until = finished
+
+        if kind == "forward" and state.profile.status_style != "github" and rng.random() < 0.015:
+            self.deployments.write(repo, state, environment, sha, "cancelled", start, finished)
+            return
+
+        pipeline_failed = rng.random() < 0.05
+        deployment_id = self.deployments.write(
+            repo, state, environment, sha, "success", start, finished, pipeline_failed
+        )
+        self._after_success(state, sha, finished, kind, deployment_id)
+
+    def _failed_attempts(self, state: ServiceState, environment: str, sha: str, start: int) -> int:
+        """Write the failed attempts before a deploy succeeds; return the next start."""
+        rng = self.rng
+        while rng.random() < 0.05:
             failed_at = start + rng.randint(1 * MINUTE, 6 * MINUTE)
-            if failed_at >= end_at:
+            if failed_at >= self.calendar.end_at:
                 break
             self.deployments.write(
                 self.graph.repo, state, environment, sha, "failure", start, failed_at
             )
             start = failed_at + rng.randint(5 * MINUTE, 25 * MINUTE)
-        if start >= end_at:
-            return
-        finished = start + rng.randint(3 * MINUTE, 12 * MINUTE)
-        if finished >= end_at:
-            self.deployments.write(
-                self.graph.repo, state, environment, sha, "in_progress", start, None
-            )
-            return
-        state.busy_until = finished
-        if kind == "forward" and state.profile.status_style != "github" and rng.random() < 0.015:
-            self.deployments.write(
-                self.graph.repo, state, environment, sha, "cancelled", start, finished
-            )
-            return
-        pipeline_failed = rng.random() < 0.05
-        deployment_id = self.deployments.write(
-            self.graph.repo, state, environment, sha, "success", start, finished, pipeline_failed
-        )
-        self._after_success(state, sha, finished, kind, deployment_id)
+        return start
 
     def _after_success(
         self, state: ServiceState, sha: str, finished: int, kind: str, deployment_id: str
