@@ -21,6 +21,16 @@ CONTRACTS_ENV = "DORA_CONTRACTS"
 DEFAULT_CONTRACTS_DIR = settings.PROJECT_ROOT / "contracts"
 
 
+class _ContractLoader(yaml.SafeLoader):
+    """A safe YAML loader that keeps dates as text, so validation reports a bad date."""
+
+
+_ContractLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def contracts_path() -> Path:
     """Return ``$DORA_CONTRACTS`` (a file or a folder) or the repository's ``contracts/``."""
     return Path(os.environ.get(CONTRACTS_ENV) or DEFAULT_CONTRACTS_DIR).resolve()
@@ -30,7 +40,7 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
     """Read and validate one contract file; raise ContractError with every issue."""
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_ContractLoader)
     except yaml.YAMLError as error:
         issue = ContractIssue("(document)", None, f"is not valid YAML: {error}")
         raise ContractError(str(file), [issue]) from error
