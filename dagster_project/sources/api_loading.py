@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -81,6 +82,32 @@ def write_batch(
     if batch.rejected:
         warehouse.quarantine_rows(con, batch.source, batch.entity, batch.rejected, replace=False)
     return warehouse.upsert_rows(con, table, batch.rows, columns)
+
+
+@dataclass
+class LoadResult:
+    """What one extraction wrote: row counts per table, rejects, skips and the new cursor."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    skipped: int = 0
+    cursor: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: LoadResult) -> None:
+        for table, count in other.rows.items():
+            self.rows[table] = self.rows.get(table, 0) + count
+        self.rejected += other.rejected
+        self.skipped += other.skipped
+        self.notes.extend(other.notes)
+
+
+def later(current: datetime | None, value: Any) -> datetime | None:
+    """Return the later of ``current`` and ``value`` (a timestamp or its ISO text)."""
+    parsed = parse_timestamp(value, "cursor") if isinstance(value, str) else value
+    if parsed is None:
+        return current
+    return parsed if current is None or parsed > current else current
 
 
 def timestamp(item: Mapping[str, Any], *path: str) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,14 @@ import duckdb
 from dagster_project import warehouse
 from dagster_project.clients.github import GitHubClient
 from dagster_project.sources import github as gh
-from dagster_project.sources.api_loading import Batch, iso, services_for_paths, write_batch
+from dagster_project.sources.api_loading import (
+    Batch,
+    LoadResult,
+    iso,
+    later,
+    services_for_paths,
+    write_batch,
+)
 from dagster_project.timeparse import parse_timestamp
 
 # Environment names that count as production when choosing the shas to compare;
@@ -28,24 +34,6 @@ PRODUCTION_NAMES = frozenset({"production", "prod", "prd", "live"})
 TERMINAL_STATES = ("success", "failure", "error")
 # Runs for a pull request test the change; they never deploy the branch.
 PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
-
-
-@dataclass
-class LoadResult:
-    """What one extraction wrote: row counts per table, rejects, skips and the new cursor."""
-
-    rows: dict[str, int] = field(default_factory=dict)
-    rejected: int = 0
-    skipped: int = 0
-    cursor: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def merge(self, other: LoadResult) -> None:
-        for table, count in other.rows.items():
-            self.rows[table] = self.rows.get(table, 0) + count
-        self.rejected += other.rejected
-        self.skipped += other.skipped
-        self.notes.extend(other.notes)
 
 
 def _location(client: GitHubClient, path: str) -> str:
@@ -59,13 +47,6 @@ def _write(con, table: str, batch: Batch, result: LoadResult) -> None:
     result.rejected += len(batch.rejected)
 
 
-def _later(current: datetime | None, value: Any) -> datetime | None:
-    parsed = parse_timestamp(value, "cursor") if isinstance(value, str) else value
-    if parsed is None:
-        return current
-    return parsed if current is None or parsed > current else current
-
-
 def extract_pull_requests(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> LoadResult:
     """Load pull requests updated since the cursor (listing newest-updated first, stopping early)."""
     source = config.source
@@ -76,7 +57,7 @@ def extract_pull_requests(con, client: GitHubClient, config: gh.GitHubRepoConfig
         updated = parse_timestamp(pr.get("updated_at"), "updated_at")
         if cursor is not None and updated is not None and updated < cursor:
             break
-        newest = _later(newest, updated)
+        newest = later(newest, updated)
         location = _location(client, f"pulls/{pr.get('number')}")
         batch.add(location, pr, lambda pr=pr: gh.pull_request_row(config.repo, pr))
     result = LoadResult(cursor=iso(newest))
@@ -106,7 +87,7 @@ def extract_pull_request_commits(
                 commit,
                 lambda c=commit, n=number: gh.pull_request_commit_row(config.repo, n, c),
             )
-        newest = _later(newest, updated_at)
+        newest = later(newest, updated_at)
     result = LoadResult(cursor=iso(newest))
     _write(con, "raw_github__pull_request_commits", batch, result)
     warehouse.write_cursor(con, source, "pull_request_commits", iso(newest))
@@ -142,7 +123,7 @@ def extract_commits(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> L
         sha = str(commit.get("sha", "")).lower()
         location = _location(client, f"commits/{sha}")
         committed = (commit.get("commit") or {}).get("committer") or {}
-        newest = _later(newest, committed.get("date"))
+        newest = later(newest, committed.get("date"))
         if sha in known:
             continue
         services = _commit_services(client, config, sha) if sha else None
@@ -282,7 +263,7 @@ def extract_deployments(con, client: GitHubClient, config: gh.GitHubRepoConfig) 
         created = parse_timestamp(deployment.get("created_at"), "created_at")
         if cursor is not None and created is not None and created < cursor:
             break
-        newest = _later(newest, created)
+        newest = later(newest, created)
         fresh.append(deployment)
     by_id = {**pending, **{str(d["id"]): d for d in fresh}}
     batch = Batch(source, "deployment_statuses")
@@ -343,7 +324,7 @@ def extract_workflow_runs(con, client: GitHubClient, config: gh.GitHubRepoConfig
             result.skipped += 1
             continue
         created = parse_timestamp(run.get("created_at"), "created_at")
-        newest = _later(newest, created)
+        newest = later(newest, created)
         if run.get("status") != "completed" and created is not None:
             oldest_open = created if oldest_open is None or created < oldest_open else oldest_open
         run_id = str(run.get("id"))
@@ -396,7 +377,7 @@ def extract_incidents(con, client: GitHubClient, config: gh.GitHubRepoConfig) ->
     newest = parse_timestamp(cursor, "cursor")
     result = LoadResult()
     for issue in client.issues(config.incident_label, cursor):
-        newest = _later(newest, issue.get("updated_at"))
+        newest = later(newest, issue.get("updated_at"))
         if "pull_request" in issue:
             result.skipped += 1
             continue

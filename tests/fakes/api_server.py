@@ -61,9 +61,11 @@ class FakeApi:
         per_page: int = 30,
         prefix: str = "",
         expected_auth: str | None = None,
+        auth_header: str = "authorization",
     ) -> None:
         self.paging = paging
         self.expected_auth = expected_auth
+        self.auth_header = auth_header.lower()
         self.default_per_page = per_page
         self.prefix = prefix.rstrip("/")
         self.routes: list[tuple[re.Pattern[str], Handler]] = []
@@ -142,7 +144,7 @@ class FakeApi:
                 self.faults.remove(fault)
         if fault is not None:
             return fault.status, {"Content-Type": "application/json", **fault.headers}, fault.body
-        if self.expected_auth is not None and headers.get("authorization") != self.expected_auth:
+        if self.expected_auth is not None and headers.get(self.auth_header) != self.expected_auth:
             return 401, {"Content-Type": "application/json"}, '{"message": "Bad credentials"}'
         for pattern, handler in self.routes:
             match = pattern.match(path)
