@@ -117,7 +117,7 @@ class IncidentBook:
         """
         service = self._rng.choice(self._services)
         opened = incident.opened_at + self._rng.randint(60, 900)
-        minutes = self._rng.lognormvariate(0.0, 0.3) * self._restore_minutes[service]
+        minutes = self._rng.lognormvariate(0.0, 0.2) * self._restore_minutes[service]
         resolved = opened + int(minutes * 60)
         if incident.resolved_at is not None:
             resolved = min(resolved, max(incident.resolved_at + 900, opened + 60))

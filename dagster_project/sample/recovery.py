@@ -58,7 +58,7 @@ def plan_failure(
     if state.profile.restore_minutes_median < 10:
         # A kill switch turns the change off long before the code fix ships.
         restored = alert + int(
-            rng.lognormvariate(0.0, 0.3) * state.profile.restore_minutes_median * MINUTE
+            rng.lognormvariate(0.0, 0.2) * state.profile.restore_minutes_median * MINUTE
         )
     restored = max(restored, alert + 2 * MINUTE)
     if rng.random() >= _INCIDENT_CHANCE[mode]:

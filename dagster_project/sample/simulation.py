@@ -343,8 +343,11 @@ class RepoSimulation:
 
     def _unlinked_incident(self, state: ServiceState, opened: int) -> None:
         median = state.profile.restore_minutes_median
-        sigma = 0.3 if median < 10 else 0.9
-        minutes = self.rng.lognormvariate(0.0, sigma) * median * 1.5
+        if median < 10:
+            # Services with a kill switch restore within a few minutes, whatever broke.
+            minutes = self.rng.lognormvariate(0.0, 0.2) * median
+        else:
+            minutes = self.rng.lognormvariate(0.0, 0.9) * median * 1.5
         self.incidents.open(state.profile.name, opened, opened + int(minutes * MINUTE))
 
 
