@@ -143,8 +143,8 @@ def process_breach_tick(
     ),
 )
 def contract_breach_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    event = context.instance.get_latest_materialization_event(BREACH_EVENTS_KEY)
-    storage_id = event.storage_id if event is not None else None
+    records = context.instance.fetch_materializations(BREACH_EVENTS_KEY, limit=1).records
+    storage_id = records[0].storage_id if records else None
     result = process_breach_tick(
         warehouse.resolved_path(), load_contracts(), context.cursor, storage_id, context.log
     )
