@@ -431,7 +431,7 @@ def test_missing_object_fails(tmp_path: Path) -> None:
     first = repo.commit("One")
     repo.commit("Two")
     (repo.path / ".git" / "objects" / first[:2] / first[2:]).unlink()
-    with pytest.raises(GitSourceError, match=r"`git rev-list` failed in .*broken"):
+    with pytest.raises(GitSourceError, match=r"`git log` failed in .*broken"):
         read_git_repository(GitSourceConfig(repo.path, compute_patch_ids=False))
 
 

@@ -28,11 +28,7 @@ import duckdb
 from dagster_project import warehouse
 from dagster_project.sources.git_commands import GitRepository, GitSourceError
 from dagster_project.sources.git_commits import CommitCollector
-from dagster_project.sources.git_log import (
-    iter_log_records,
-    read_first_parent_chain,
-    read_patch_ids,
-)
+from dagster_project.sources.git_log import iter_log_records, read_patch_ids
 from dagster_project.sources.git_tags import (
     TagRule,
     build_deployment_rows,
@@ -138,8 +134,6 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
         peeled = peel_tags(repository, matched)
     tag_commits = sorted({sha for sha in peeled.values() if sha is not None})
 
-    with clock("first_parent_chain"):
-        landing_chain = read_first_parent_chain(repository, head_sha)
     patch_ids: dict[str, str] = {}
     if config.compute_patch_ids:
         with clock("patch_ids"):
@@ -149,7 +143,6 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
         source=config.source,
         repo=config.repo,
         location=str(repository.path),
-        landing_chain=landing_chain,
         patch_ids=patch_ids,
     )
     with clock("commits"):
@@ -159,7 +152,7 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
         for record in iter_log_records(repository, tag_only):
             collector.add(record, on_branch=False)
     extract.commits = collector.rows
-    extract.pull_requests = collector.pull_request_rows()
+    extract.pull_requests = collector.finish(head_sha)
     extract.quarantine.extend(collector.rejected)
     extract.warnings.extend(collector.warnings)
     extract.counts.update(collector.counts)

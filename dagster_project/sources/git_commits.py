@@ -24,11 +24,23 @@ SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # "(#12)" subject that names the same number.
 KIND_RANK = {"github_merge": 0, "gitlab_merge": 0, "squash": 1}
 MAX_EXAMPLES = 5
+COUNTED = (
+    "commits",
+    "commits_on_branch",
+    "commits_from_tags_only",
+    "merge_commits",
+    "bot_commits",
+    "reverts",
+    "revert_without_sha",
+    "pull_requests",
+    "pull_request_markers_off_landing_chain",
+)
 
 
 @dataclass
 class _Landing:
     marker: PullRequestMarker
+    payload: dict[str, Any]
     sha: str
     parents: list[str]
     subject: str
@@ -41,7 +53,9 @@ class CommitCollector:
     """Collect commit rows one record at a time, then build pull request rows.
 
     Only the fields a row needs are kept per commit, so memory grows with the
-    rows, not with the messages.
+    rows, not with the messages. Requests are recognised only on the branch's
+    first-parent chain, where merge and squash commits land; that chain is
+    known once every commit was added, so ``finish`` builds the request rows.
     """
 
     def __init__(
@@ -49,24 +63,27 @@ class CommitCollector:
         source: str,
         repo: str,
         location: str,
-        landing_chain: set[str],
         patch_ids: dict[str, str],
     ) -> None:
         self.source = source
         self.repo = repo
         self.location = location
-        self.landing_chain = landing_chain
         self.patch_ids = patch_ids
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTED, 0))
         self._bot_shas: set[str] = set()
-        self._landings: dict[int, list[_Landing]] = {}
+        self._first_parents: dict[str, str | None] = {}
+        self._landings: list[_Landing] = []
+        self._invalid_markers: dict[str, dict[str, Any]] = {}
         self._examples: dict[str, list[str]] = {}
 
     def add(self, record: LogRecord, on_branch: bool) -> None:
         """Add one commit; a commit that cannot be used goes to ``rejected``."""
         reason = _invalid_reason(record)
+        if on_branch and reason is None:
+            # Kept for rejected commits too, so the chain walk passes them.
+            self._first_parents[record.sha] = record.parents[0] if record.parents else None
         if reason is None:
             try:
                 authored_at = _required_time(record.authored_at, "authored_at")
@@ -82,8 +99,6 @@ class CommitCollector:
         reverted_sha = find_reverted_sha(message)
         if reverted_sha is None and mentions_revert(message):
             self._note("revert_without_sha", record.sha)
-        on_landing_chain = record.sha in self.landing_chain
-        marker = self._pull_request(record, committed_at, is_bot, on_landing_chain)
         self._count(record, on_branch, is_bot, reverted_sha)
         if is_bot:
             self._bot_shas.add(record.sha)
@@ -99,9 +114,10 @@ class CommitCollector:
             "patch_id": patch_id,
             "is_bot": is_bot,
             "reachable_from_branch": on_branch,
-            "on_first_parent_chain": on_landing_chain,
-            "pull_request_number": marker.number if marker else None,
+            "on_first_parent_chain": False,
+            "pull_request_number": None,
         }
+        self._find_pull_request(record, payload, committed_at, is_bot)
         self.rows.append(
             {
                 "_source": self.source,
@@ -120,12 +136,30 @@ class CommitCollector:
             }
         )
 
-    def pull_request_rows(self) -> list[dict[str, Any]]:
-        """Return one row per recognised request; duplicates of a number go to ``rejected``."""
+    def finish(self, head_sha: str) -> list[dict[str, Any]]:
+        """Mark the first-parent chain from ``head_sha`` and return the request rows.
+
+        Each request number gets one row; other commits naming the same
+        number go to ``rejected``.
+        """
+        chain = self._first_parent_chain(head_sha)
+        for row in self.rows:
+            row["_payload"]["on_first_parent_chain"] = row["sha"] in chain
+        for sha, item in self._invalid_markers.items():
+            if sha in chain:
+                self.rejected.append(item)
+        by_number: dict[int, list[_Landing]] = {}
+        for landing in self._landings:
+            if landing.sha in chain:
+                by_number.setdefault(landing.marker.number, []).append(landing)
+            else:
+                # Requests merged into other branches are part of a larger change.
+                self.counts["pull_request_markers_off_landing_chain"] += 1
         rows = []
-        for number, landings in sorted(self._landings.items()):
+        for number, landings in sorted(by_number.items()):
             landings.sort(key=lambda item: (KIND_RANK[item.marker.kind], item.committed_at))
             kept, *others = landings
+            kept.payload["pull_request_number"] = number
             rows.append(self._pull_request_row(kept))
             self.counts[f"pull_requests_{kept.marker.kind}"] += 1
             for other in others:
@@ -158,32 +192,37 @@ class CommitCollector:
             for kind, examples in self._examples.items()
         ]
 
-    def _pull_request(
-        self, record: LogRecord, committed_at: datetime, is_bot: bool, on_landing_chain: bool
-    ) -> PullRequestMarker | None:
+    def _find_pull_request(
+        self, record: LogRecord, payload: dict[str, Any], committed_at: datetime, is_bot: bool
+    ) -> None:
         try:
             marker = find_pull_request(record.subject, record.body)
         except ValueError as error:
-            if on_landing_chain:
-                self._reject("pull_requests", record, str(error))
-            return None
-        if marker is None:
-            return None
-        if not on_landing_chain:
-            # Requests merged into other branches are part of a larger change.
-            self.counts["pull_request_markers_off_landing_chain"] += 1
-            return None
-        landing = _Landing(
-            marker,
-            record.sha,
-            record.parents,
-            record.subject,
-            committed_at,
-            record.committed_at,
-            is_bot,
-        )
-        self._landings.setdefault(marker.number, []).append(landing)
-        return marker
+            self._invalid_markers[record.sha] = self._rejected_item(
+                "pull_requests", record, str(error)
+            )
+            return
+        if marker is not None:
+            self._landings.append(
+                _Landing(
+                    marker,
+                    payload,
+                    record.sha,
+                    record.parents,
+                    record.subject,
+                    committed_at,
+                    record.committed_at,
+                    is_bot,
+                )
+            )
+
+    def _first_parent_chain(self, head_sha: str) -> set[str]:
+        chain: set[str] = set()
+        sha: str | None = head_sha
+        while sha is not None and sha not in chain and sha in self._first_parents:
+            chain.add(sha)
+            sha = self._first_parents[sha]
+        return chain
 
     def _pull_request_row(self, landing: _Landing) -> dict[str, Any]:
         marker = landing.marker
@@ -226,6 +265,9 @@ class CommitCollector:
         self.counts["reverts"] += reverted_sha is not None
 
     def _reject(self, entity: str, record: LogRecord, reason: str) -> None:
+        self.rejected.append(self._rejected_item(entity, record, reason))
+
+    def _rejected_item(self, entity: str, record: LogRecord, reason: str) -> dict[str, Any]:
         # Author name and e-mail are left out on purpose.
         content = {
             "sha": record.sha,
@@ -234,14 +276,12 @@ class CommitCollector:
             "committed_at": record.committed_at,
             "subject": record.subject,
         }
-        self.rejected.append(
-            {
-                "entity": entity,
-                "location": f"{self.location}@{record.sha}",
-                "raw_content": json.dumps(content),
-                "reason": reason,
-            }
-        )
+        return {
+            "entity": entity,
+            "location": f"{self.location}@{record.sha}",
+            "raw_content": json.dumps(content),
+            "reason": reason,
+        }
 
     def _note(self, kind: str, sha: str) -> None:
         self.counts[kind] += 1

@@ -52,15 +52,6 @@ def iter_log_records(repository: GitRepository, revisions: Sequence[str]) -> Ite
             )
 
 
-def read_first_parent_chain(repository: GitRepository, head: str) -> set[str]:
-    """Return the shas on the first-parent chain from ``head``: where changes land."""
-    chain: set[str] = set()
-    with repository.stream(["rev-list", "--first-parent", head]) as output:
-        for line in output:
-            chain.add(line.decode("ascii").strip())
-    return chain
-
-
 def read_patch_ids(repository: GitRepository, revisions: Sequence[str]) -> dict[str, str]:
     """Return ``git patch-id --stable`` of every non-merge commit reachable from ``revisions``.
 

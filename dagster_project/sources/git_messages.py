@@ -56,7 +56,8 @@ def find_pull_request(subject: str, body: str) -> PullRequestMarker | None:
         title = _first_body_line(body) or subject
         return PullRequestMarker(_number(github["number"]), "github_merge", title, head_ref)
 
-    reference = GITLAB_REFERENCE.search(body)
+    # The substring tests skip the regular expressions for most commits.
+    reference = GITLAB_REFERENCE.search(body) if "See merge request" in body else None
     if reference:
         merge = GITLAB_MERGE.match(subject)
         if merge:
@@ -68,7 +69,7 @@ def find_pull_request(subject: str, body: str) -> PullRequestMarker | None:
             _number(reference["number"]), "gitlab_merge", title, head_ref, reference["project"]
         )
 
-    squash = SQUASH.match(subject)
+    squash = SQUASH.match(subject) if subject.endswith(")") else None
     if squash:
         return PullRequestMarker(_number(squash["number"]), "squash", squash["title"], None)
     return None
@@ -76,6 +77,8 @@ def find_pull_request(subject: str, body: str) -> PullRequestMarker | None:
 
 def find_reverted_sha(message: str) -> str | None:
     """Return the sha named by "This reverts commit <sha>", lowercased, or None."""
+    if "This reverts commit" not in message:
+        return None
     match = REVERT.search(message)
     return match["sha"].lower() if match else None
 

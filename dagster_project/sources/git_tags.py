@@ -153,7 +153,11 @@ class DeploymentRows:
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(
+        default_factory=lambda: Counter(
+            dict.fromkeys(("tags", "tags_matched", "tags_ignored", "deployments"), 0)
+        )
+    )
 
 
 def build_deployment_rows(
