@@ -1,4 +1,6 @@
 {%- set within_hours = var('latest_deployment_within_hours', none) %}
+{#- With the rule off, no deployment is within range. -#}
+{%- set within_seconds = 'null' if within_hours is none else (within_hours | float) * 3600 %}
 
 with
 
@@ -74,8 +76,8 @@ explicit_candidates as (
                 case when counted_deployments.deployed_at <= members.alert_at then 0 else 1 end,
                 case
                     when counted_deployments.deployed_at <= members.alert_at
-                        then {{ seconds_between('counted_deployments.deployed_at', 'members.alert_at') }}
-                end,
+                        then counted_deployments.deployed_at
+                end desc,
                 counted_deployments.deployed_at
         ) as candidate_rank
     from members
@@ -137,9 +139,9 @@ rule_links as (
 
 ),
 
-{% if within_hours is not none %}
--- Attribution rule for incidents with no other link: the latest counted
--- deployment of the service within the configured hours before the alert.
+-- Attribution rule, off unless latest_deployment_within_hours is set: an
+-- incident with no other link goes to the latest counted deployment of its
+-- service that finished within that many hours before the alert.
 window_candidates as (
 
     select
@@ -153,10 +155,10 @@ window_candidates as (
     inner join counted_deployments
         on
             incidents.service = counted_deployments.service
-            and counted_deployments.deployed_at <= incidents.alert_at
+            and incidents.alert_at >= counted_deployments.deployed_at
             and {{ seconds_between('counted_deployments.deployed_at', 'incidents.alert_at') }}
-            <= {{ within_hours }} * 3600
-    where incidents.incident_key not in (select incident_key from rule_links)
+            <= {{ within_seconds }}
+    where incidents.incident_key not in (select rule_links.incident_key from rule_links)
 
 ),
 
@@ -171,15 +173,12 @@ window_links as (
     where candidate_rank = 1
 
 ),
-{% endif %}
 
 all_links as (
 
     select * from rule_links
-    {% if within_hours is not none %}
-        union all
-        select * from window_links
-    {% endif %}
+    union all
+    select * from window_links
 
 ),
 

@@ -2,6 +2,9 @@
 -- stg_files__incidents; add a new incident source to this list.
 {%- set incident_models = [
     'stg_files__incidents',
+    'stg_pagerduty__incidents',
+    'stg_opsgenie__incidents',
+    'stg_statuspage__incidents',
 ] %}
 
 with recursive
@@ -44,9 +47,9 @@ latest_records as (
         updated_at,
         caused_by_deployment_id,
         root_cause_sha,
-        nullif(trim(merged_into), '') as merged_into,
         resolution_reason,
-        is_production
+        is_production,
+        nullif(trim(merged_into), '') as merged_into
     from ranked_records
     where update_rank = 1 and is_production
 
@@ -55,13 +58,13 @@ latest_records as (
 -- Follows merged_into to the end of the chain. A target that is not among
 -- the production incidents ends the chain, so the incident stays its own.
 -- The depth limit stops a cycle of merges.
-merge_chains (source, incident_id, root_incident_id, depth) as (
+merge_chains as (
 
     select
         source,
         incident_id,
         incident_id as root_incident_id,
-        0 as depth
+        0 as chain_depth
     from latest_records
 
     union all
@@ -70,7 +73,7 @@ merge_chains (source, incident_id, root_incident_id, depth) as (
         merge_chains.source,
         merge_chains.incident_id,
         targets.incident_id as root_incident_id,
-        merge_chains.depth + 1 as depth
+        merge_chains.chain_depth + 1 as chain_depth
     from merge_chains
     inner join latest_records as current_records
         on
@@ -80,7 +83,7 @@ merge_chains (source, incident_id, root_incident_id, depth) as (
         on
             current_records.source = targets.source
             and current_records.merged_into = targets.incident_id
-    where merge_chains.depth < 50
+    where merge_chains.chain_depth < 50
 
 ),
 
@@ -91,7 +94,7 @@ chain_ends as (
         incident_id,
         root_incident_id,
         row_number() over (
-            partition by source, incident_id order by depth desc
+            partition by source, incident_id order by chain_depth desc
         ) as depth_rank
     from merge_chains
 
@@ -100,12 +103,9 @@ chain_ends as (
 final as (
 
     select
-        latest_records.source || ':' || chain_ends.root_incident_id as incident_key,
-        latest_records.source || ':' || latest_records.incident_id as record_incident_key,
         latest_records.source,
         latest_records.incident_id,
         chain_ends.root_incident_id,
-        chain_ends.root_incident_id = latest_records.incident_id as is_surviving,
         latest_records.service,
         latest_records.alert_at,
         latest_records.resolved_at,
@@ -113,7 +113,10 @@ final as (
         latest_records.caused_by_deployment_id,
         latest_records.root_cause_sha,
         latest_records.merged_into,
-        latest_records.resolution_reason
+        latest_records.resolution_reason,
+        latest_records.source || ':' || chain_ends.root_incident_id as incident_key,
+        latest_records.source || ':' || latest_records.incident_id as record_incident_key,
+        chain_ends.root_incident_id = latest_records.incident_id as is_surviving
     from latest_records
     inner join chain_ends
         on

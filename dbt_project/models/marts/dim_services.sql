@@ -54,10 +54,10 @@ final as (
 
     select
         services.service,
-        coalesce(service_teams.team, 'unassigned') as team,
         deployment_services.repos,
         deployment_services.first_deployed_at,
         deployment_services.last_deployed_at,
+        coalesce(service_teams.team, 'unassigned') as team,
         coalesce(deployment_services.deployment_count, 0) as deployment_count,
         coalesce(deployment_services.counted_deployment_count, 0) as counted_deployment_count,
         coalesce(incident_services.incident_count, 0) as incident_count

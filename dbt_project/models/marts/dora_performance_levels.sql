@@ -12,15 +12,23 @@ benchmarks as (
 
 ),
 
+latest_year as (
+
+    select max(report_year) as report_year
+    from benchmarks
+
+),
+
 -- The newest report year, then the newest version of it.
 current_edition as (
 
     select
-        report_year,
-        max(version) as version
+        benchmarks.report_year,
+        max(benchmarks.version) as version  -- noqa: RF04
     from benchmarks
-    where report_year = (select max(report_year) from benchmarks)
-    group by report_year
+    inner join latest_year
+        on benchmarks.report_year = latest_year.report_year
+    group by benchmarks.report_year
 
 ),
 

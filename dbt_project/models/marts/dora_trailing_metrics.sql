@@ -16,10 +16,13 @@ daily as (
 
 windows as (
 
-    {%- for days in window_lengths %}
-    {% if not loop.first %}union all{% endif %}
-    select {{ days }} as window_days
-    {%- endfor %}
+    select window_lengths.window_days
+    from (
+        values
+        {%- for days in window_lengths %}
+            ({{ days }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as window_lengths (window_days)
 
 ),
 
@@ -49,8 +52,8 @@ aggregated as (
     left join samples
         on
             spine.service = samples.service
-            and samples.metric_date >= spine.window_start_date
-            and samples.metric_date <= spine.as_of_date
+            and spine.window_start_date <= samples.metric_date
+            and spine.as_of_date >= samples.metric_date
     group by spine.as_of_date, spine.window_days, spine.window_start_date, spine.service
 
 ),

@@ -92,8 +92,8 @@ unmapped_environments as (
         max(started_at) as observed_at
     from deployments
     where
-        environment not in (select alias from environment_aliases)
-        and environment not in (select environment from environment_aliases)
+        environment not in (select environment_aliases.alias from environment_aliases)
+        and environment not in (select environment_aliases.environment from environment_aliases)
     group by environment
 
 ),

@@ -26,7 +26,7 @@ failures as (
 
 changes as (
 
-    select * from {{ ref('fct_changes') }}
+    select * from {{ ref('int_changes') }}
 
 ),
 
@@ -72,26 +72,26 @@ joined as (
 
     select
         deployments.*,
+        production_deployments.previous_live_sha,
+        production_deployments.replaced_deployment_key,
+        failure_summary.failure_reasons,
+        ranked_restorations.restoring_deployment_key,
+        failure_summary.incidents_resolved_at,
         coalesce(production_deployments.is_counted, false) as is_counted,
         coalesce(production_deployments.is_redeploy, false) as is_redeploy,
         coalesce(production_deployments.is_rollback, false) as is_rollback,
         coalesce(production_deployments.is_baseline, false) as is_baseline,
-        production_deployments.previous_live_sha,
-        production_deployments.replaced_deployment_key,
         coalesce(shipments.shipped_commit_count, 0) as shipped_commit_count,
         coalesce(shipments.ships_new_commits, false) as ships_new_commits,
         coalesce(shipments.is_cfr_eligible, false) as is_cfr_eligible,
         failure_summary.deployment_key is not null as is_failed,
-        failure_summary.failure_reasons,
         coalesce(failure_summary.incident_count, 0) as incident_count,
         coalesce(production_deployments.is_counted, false)
         and hotfix_deployments.deployment_key is not null as is_hotfix_deployment,
-        ranked_restorations.restoring_deployment_key,
         case
             when failure_summary.restored_at is not null then failure_summary.restored_at
             when not failure_summary.has_open_incident then failure_summary.incidents_resolved_at
-        end as recovered_at,
-        failure_summary.incidents_resolved_at
+        end as recovered_at
     from deployments
     left join production_deployments
         on deployments.deployment_key = production_deployments.deployment_key
