@@ -16,6 +16,7 @@ from dagster_project.sources.git import (
     GitSourceConfig,
     GitSourceError,
     TagRule,
+    load_git_extract,
     load_git_repository,
     read_git_repository,
 )
@@ -102,7 +103,7 @@ class GitRepo:
 
 @dataclass
 class Scenario:
-    """The shas of a repository that holds one example of each case."""
+    """The shas of a repository that contains one example of each case."""
 
     repo: GitRepo
     shas: dict[str, str] = field(default_factory=dict)
@@ -309,7 +310,7 @@ def test_lightweight_and_annotated_tags(scenario: Scenario, extract) -> None:
         assert row["state"] == "success"
         assert row["service"] == "shop"
         assert row["environment"] == "production"
-        assert row["_record_key"] == row["deployment_id"]
+        assert row["_record_key"] == f"{row['deployment_id']}@{row['sha']}"
 
 
 def test_tag_rules_map_services(scenario: Scenario, extract) -> None:
@@ -498,3 +499,27 @@ def test_duckdb_types(scenario: Scenario, tmp_path: Path) -> None:
     assert row[0] == datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
     assert row[1:] == (0, False)
     assert json.loads(payload)["kind"] == "github_merge"
+
+
+def test_moved_tag_keeps_both(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "moving")
+    first = repo.commit("One")
+    repo.git("tag", "v1")
+    second = repo.commit("Two")
+    config = GitSourceConfig(repo.path)
+    query = "select sha from raw_git__deployment_statuses where deployment_id = 'tag:v1'"
+    with warehouse.open_warehouse(tmp_path / "warehouse.duckdb") as con:
+        load_git_repository(con, config)
+        repo.git("tag", "-f", "v1", second)
+        extract = read_git_repository(config)
+        counts = load_git_extract(con, extract)
+        again = load_git_repository(con, config)
+        shas = sorted(row[0] for row in con.execute(query).fetchall())
+        repo.git("tag", "-d", "v1")
+        load_git_repository(con, config)
+        remaining = con.execute(query).fetchall()
+    assert shas == sorted([first, second])
+    assert counts["moved_tag_deployments"] == 1
+    assert again["moved_tag_deployments"] == 1
+    assert any("tag:v1 moved from commit" in warning for warning in extract.warnings)
+    assert remaining == []

@@ -9,7 +9,8 @@ What it produces:
   Git does not record when a request was opened, so ``opened_at`` is null and
   ``merged_at`` is the landing commit's ``committed_at``.
 - ``raw_git__deployment_statuses``: one ``success`` row per tag that matches
-  a tag rule.
+  a tag rule. A tag that moved to another commit since the last load keeps
+  its earlier row as well, because each position was a deployment.
 
 Author names and e-mail addresses are read only to compute ``is_bot`` and are
 never stored, not even in ``_payload``. Commit bodies are not stored either,
@@ -55,7 +56,7 @@ ENTITIES = ("commits", "pull_requests", "deployment_statuses")
 
 @dataclass
 class GitSourceConfig:
-    """Which repository to read, and which of its tags are deployments.
+    """Settings of one git source: the repository to read and the tags that mark deployments.
 
     ``repo`` is the repository's name in the warehouse (default: the folder
     name without ``.git``). ``branch`` is the production branch (default:
@@ -91,7 +92,7 @@ class GitExtract:
     """The rows of the three raw git tables, with what could not be used.
 
     Each quarantine item has ``entity``, ``location``, ``raw_content`` and
-    ``reason``. ``seconds`` holds the wall time of each step.
+    ``reason``. ``seconds`` contains the wall time of each step.
     """
 
     source: str
@@ -177,6 +178,7 @@ def load_git_extract(con: duckdb.DuckDBPyConnection, extract: GitExtract) -> dic
     re-run never duplicates anything.
     """
     warehouse.ensure_raw_tables(con)
+    deployment_rows = extract.deployment_statuses + _moved_tag_rows(con, extract)
     written = {
         "commits": warehouse.replace_source_rows(
             con, COMMITS_TABLE, extract.source, extract.commits
@@ -185,7 +187,7 @@ def load_git_extract(con: duckdb.DuckDBPyConnection, extract: GitExtract) -> dic
             con, PULL_REQUESTS_TABLE, extract.source, extract.pull_requests
         ),
         "deployment_statuses": warehouse.replace_source_rows(
-            con, DEPLOYMENT_STATUSES_TABLE, extract.source, extract.deployment_statuses
+            con, DEPLOYMENT_STATUSES_TABLE, extract.source, deployment_rows
         ),
     }
     quarantined = 0
@@ -200,7 +202,35 @@ def load_git_extract(con: duckdb.DuckDBPyConnection, extract: GitExtract) -> dic
                 "delete from quarantine where _source = ? and entity = ?",
                 [extract.source, entity],
             )
-    return {**extract.counts, **written, "quarantined": quarantined}
+    moved = len(deployment_rows) - len(extract.deployment_statuses)
+    return {**extract.counts, **written, "moved_tag_deployments": moved, "quarantined": quarantined}
+
+
+def _moved_tag_rows(con: duckdb.DuckDBPyConnection, extract: GitExtract) -> list[dict[str, Any]]:
+    """Return the stored rows of tags that now point to another commit.
+
+    A tag that moved was deployed twice, so its earlier row stays. Rows of
+    tags that were deleted or no longer match a rule are not returned, which
+    removes them with the rest of the old snapshot.
+    """
+    current = {row["deployment_id"]: row["sha"] for row in extract.deployment_statuses}
+    cursor = con.execute(
+        f"select * from {DEPLOYMENT_STATUSES_TABLE} where _source = ? order by _record_key",
+        [extract.source],
+    )
+    names = [column[0] for column in cursor.description]
+    kept = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        sha = current.get(row["deployment_id"])
+        if sha is None or sha == row["sha"]:
+            continue
+        kept.append(row)
+        extract.warnings.append(
+            f"{row['deployment_id']} moved from commit {row['sha']} to {sha}; "
+            "both are kept as separate deployments"
+        )
+    return kept
 
 
 def load_git_repository(con: duckdb.DuckDBPyConnection, config: GitSourceConfig) -> dict[str, int]:

@@ -154,8 +154,8 @@ class GitRepository:
                 consumer,
                 consumer_errors,
             ):
-                # Only the consumer may hold the pipe, so the producer sees a
-                # closed pipe if the consumer stops early.
+                # Only the consumer keeps the read end open, so the producer
+                # gets a broken pipe (and stops) if the consumer exits early.
                 producer.stdout.close()
                 if stdin_lines:
                     assert producer.stdin is not None
@@ -206,8 +206,8 @@ def _started(
     stdin: bool = False,
     stdin_from: IO[bytes] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
-    # Standard error goes to a temporary file: a pipe that nobody reads could
-    # fill up and stop git while the caller is still reading standard output.
+    # Standard error goes to a temporary file because an unread pipe could
+    # fill up and block git while the caller is still reading standard output.
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(

@@ -54,8 +54,8 @@ class CommitCollector:
 
     Only the fields a row needs are kept per commit, so memory grows with the
     rows, not with the messages. Requests are recognised only on the branch's
-    first-parent chain, where merge and squash commits land; that chain is
-    known once every commit was added, so ``finish`` builds the request rows.
+    first-parent chain, where merge and squash commits land. That chain is
+    known only after the last commit, so ``finish`` builds the request rows.
     """
 
     def __init__(
@@ -227,8 +227,8 @@ class CommitCollector:
     def _pull_request_row(self, landing: _Landing) -> dict[str, Any]:
         marker = landing.marker
         is_merge = len(landing.parents) > 1
-        # A merge commit's author is whoever merged; the request's author wrote
-        # the merged head, its second parent.
+        # A merge commit's author is the person who merged it. The request's
+        # author wrote the merged head, which is the second parent.
         is_bot = landing.parents[1] in self._bot_shas if is_merge else landing.is_bot
         return {
             "_source": self.source,

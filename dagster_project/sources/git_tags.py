@@ -238,7 +238,9 @@ def _deployment_row(
         return None
     return {
         "_source": source,
-        "_record_key": f"tag:{tag.name}",
+        # The sha is part of the key, so a tag moved to another commit is a
+        # second deployment rather than a replacement of the first.
+        "_record_key": f"tag:{tag.name}@{sha}",
         "_payload": raw,
         "deployment_id": f"tag:{tag.name}",
         "repo": repo,
