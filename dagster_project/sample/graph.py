@@ -72,6 +72,8 @@ class RepoGraph:
         self._pull_requests = pull_requests
         self._times: list[int] = []
         self._shas: list[str] = []
+        # Subject of the newest branch commit, the landing commit of a rebase merge.
+        self._last_subject = ""
         root = self._write_commit([], root_at, root_at, "Initial commit", False, zone)
         self._advance(root_at, root)
 
