@@ -106,13 +106,10 @@ class RepoSimulation:
         working = day.weekday() < 5
         factor = 1.0 if working else self.calendar.weekend_factor
         start = self.calendar.day_start(day)
-        for _ in range(_poisson(rng, self.profile.prs_per_working_day * factor)):
+        pull_requests = self.profile.prs_per_working_day * factor
+        for _ in range(_poisson(rng, pull_requests)):
             self.schedule(start + rng.randint(8 * HOUR, 18 * HOUR), self._open_pr)
-        for _ in range(
-            _poisson(
-                rng, self.profile.prs_per_working_day * factor * self.profile.direct_push_share
-            )
-        ):
+        for _ in range(_poisson(rng, pull_requests * self.profile.direct_push_share)):
             self.schedule(start + rng.randint(9 * HOUR, 18 * HOUR), self._push_direct)
         for state in self.services.values():
             rate = state.profile.deploys_per_working_day * factor
