@@ -523,3 +523,32 @@ def test_moved_tag_keeps_both(tmp_path: Path) -> None:
     assert again["moved_tag_deployments"] == 1
     assert any("tag:v1 moved from commit" in warning for warning in extract.warnings)
     assert remaining == []
+
+
+def test_invalid_utf8_message_kept(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "latin")
+    tree = repo.git("write-tree")
+    raw = b"tree " + tree.encode() + b"\nauthor A <a@x> 1700000000 +0100\n"
+    raw += b"committer A <a@x> 1700000000 +0100\n\nCaf\xe9 menu\n"
+    result = subprocess.run(
+        ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+        cwd=repo.path,
+        input=raw,
+        capture_output=True,
+        check=True,
+    )
+    sha = result.stdout.decode().strip()
+    repo.git("update-ref", "refs/heads/main", sha)
+    extract = read_git_repository(GitSourceConfig(repo.path))
+    assert [row["subject"] for row in extract.commits] == ["Caf\ufffd menu"]
+    assert extract.counts["messages_with_invalid_utf8"] == 1
+    assert any("not valid UTF-8" in warning for warning in extract.warnings)
+
+
+def test_shallow_clone_warning(scenario: Scenario, tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    source = scenario.repo.path.as_uri()
+    scenario.repo.git("clone", "-q", "--depth", "2", "--no-local", source, str(clone))
+    extract = read_git_repository(GitSourceConfig(clone))
+    assert len(extract.commits) == 2
+    assert any("shallow clone" in warning for warning in extract.warnings)

@@ -127,6 +127,11 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
     branch = config.branch or "HEAD"
     head_sha = _resolve_branch(repository, config.branch)
     extract = GitExtract(config.source, config.repo, branch, head_sha)
+    if repository.is_shallow():
+        extract.warnings.append(
+            f"{repository.path} is a shallow clone, so the history before its oldest "
+            "fetched commits is missing; fetch the full history with `git fetch --unshallow`"
+        )
     clock = _StepClock(extract.seconds)
 
     with clock("tags"):

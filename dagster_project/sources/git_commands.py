@@ -119,6 +119,10 @@ class GitRepository:
             )
         return result.stdout.strip()
 
+    def is_shallow(self) -> bool:
+        """Return whether the repository is a shallow clone with part of its history."""
+        return self.run(["rev-parse", "--is-shallow-repository"]).stdout.strip() == "true"
+
     @contextmanager
     def stream(self, args: Sequence[str], stdin_lines: Sequence[str] = ()) -> Iterator[IO[bytes]]:
         """Start a git command and yield its standard output as a binary stream.

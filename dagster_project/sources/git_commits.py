@@ -32,6 +32,7 @@ COUNTED = (
     "bot_commits",
     "reverts",
     "revert_without_sha",
+    "messages_with_invalid_utf8",
     "pull_requests",
     "pull_request_markers_off_landing_chain",
 )
@@ -99,6 +100,8 @@ class CommitCollector:
         reverted_sha = find_reverted_sha(message)
         if reverted_sha is None and mentions_revert(message):
             self._note("revert_without_sha", record.sha)
+        if record.has_invalid_utf8:
+            self._note("messages_with_invalid_utf8", record.sha)
         self._count(record, on_branch, is_bot, reverted_sha)
         if is_bot:
             self._bot_shas.add(record.sha)
@@ -185,6 +188,10 @@ class CommitCollector:
             "revert_without_sha": (
                 "commits say 'This reverts commit' without a sha of 7 to 64 hex digits, "
                 "so no reverted_sha was stored"
+            ),
+            "messages_with_invalid_utf8": (
+                "commits have messages that are not valid UTF-8; the invalid bytes "
+                "were stored as U+FFFD"
             ),
         }
         return [

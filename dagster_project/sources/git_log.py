@@ -25,6 +25,7 @@ class LogRecord(NamedTuple):
     committed_at: str
     subject: str
     body: str
+    has_invalid_utf8: bool = False
 
 
 def iter_log_records(repository: GitRepository, revisions: Sequence[str]) -> Iterator[LogRecord]:
@@ -88,6 +89,15 @@ def _record(fields: list[bytes], repository: GitRepository) -> LogRecord:
             f"{fields[0][:40]!r}; a git configuration or version may change the format: "
             "report it with the output of `git --version`"
         )
-    text = [field.decode("utf-8", errors="replace") for field in fields[:-1]]
+    try:
+        text = [field.decode("utf-8") for field in fields[:-1]]
+        has_invalid_utf8 = False
+    except UnicodeDecodeError:
+        # A commit without an encoding header may hold any bytes; git cannot
+        # convert those, so the invalid bytes become U+FFFD.
+        text = [field.decode("utf-8", errors="replace") for field in fields[:-1]]
+        has_invalid_utf8 = True
     sha, parents, name, email, authored, committed, subject, body = text
-    return LogRecord(sha, parents.split(), name, email, authored, committed, subject, body)
+    return LogRecord(
+        sha, parents.split(), name, email, authored, committed, subject, body, has_invalid_utf8
+    )
