@@ -24,9 +24,9 @@ ranked as (
         row_number() over (
             partition by repo, sha
             order by
-                case when pr_number is null then 1 else 0 end,
+                case when pr_number is null then 1 else 0 end asc,
                 loaded_at desc,
-                source
+                source asc
         ) as source_rank
     from commits
 

@@ -21,9 +21,9 @@ ordered as (
             partition by deployment_key
             order by
                 state_at asc nulls first,
-                case when state in ('success', 'failure', 'cancelled') then 1 else 0 end,
-                record_index,
-                loaded_at
+                case when state in ('success', 'failure', 'cancelled') then 1 else 0 end asc,
+                record_index asc,
+                loaded_at asc
         ) as event_order
     from events
 

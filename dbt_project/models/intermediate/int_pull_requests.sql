@@ -32,7 +32,7 @@ listed_latest as (
     select
         *,
         row_number() over (
-            partition by repo, pr_number order by loaded_at desc, source
+            partition by repo, pr_number order by loaded_at desc, source asc
         ) as load_rank
     from listed
 
@@ -56,7 +56,7 @@ commit_landing_ranked as (
         row_number() over (
             partition by repo, pr_number
             order by
-                case when is_merge then 0 else 1 end,
+                case when is_merge then 0 else 1 end asc,
                 committed_at desc,
                 sha desc
         ) as landing_rank
