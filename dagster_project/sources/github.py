@@ -37,6 +37,7 @@ PULL_REQUESTS = {
     "title": "varchar",
     "head_ref": "varchar",
     "base_ref": "varchar",
+    "targets_production_branch": "boolean",
     "labels": "varchar",
     "author_login": "varchar",
     "is_bot": "boolean",
@@ -257,8 +258,17 @@ def _label_names(item: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def pull_request_row(repo: str, pr: Mapping[str, Any]) -> dict[str, Any]:
+def pull_request_row(
+    repo: str, pr: Mapping[str, Any], production_branch: str | None = None
+) -> dict[str, Any]:
+    """Return the row of a pull request.
+
+    ``production_branch`` is the configured branch; when None, the base
+    repository's ``default_branch`` from the pull request object is used.
+    """
     number = int(pr["number"])
+    base = pr.get("base") or {}
+    branch = production_branch or (base.get("repo") or {}).get("default_branch")
     return {
         "_record_key": f"{repo}#{number}",
         "repo": repo,
@@ -271,7 +281,8 @@ def pull_request_row(repo: str, pr: Mapping[str, Any]) -> dict[str, Any]:
         "merge_commit_sha": pr.get("merge_commit_sha") if pr.get("merged_at") else None,
         "title": pr.get("title"),
         "head_ref": (pr.get("head") or {}).get("ref"),
-        "base_ref": (pr.get("base") or {}).get("ref"),
+        "base_ref": base.get("ref"),
+        "targets_production_branch": None if branch is None else base.get("ref") == branch,
         "labels": json.dumps(_label_names(pr)),
         "author_login": _login(pr.get("user")),
         "is_bot": is_bot_user(pr.get("user")),

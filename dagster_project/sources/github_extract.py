@@ -59,7 +59,7 @@ def extract_pull_requests(con, client: GitHubClient, config: gh.GitHubRepoConfig
             break
         newest = later(newest, updated)
         location = _location(client, f"pulls/{pr.get('number')}")
-        batch.add(location, pr, lambda pr=pr: gh.pull_request_row(config.repo, pr))
+        batch.add(location, pr, lambda pr=pr: gh.pull_request_row(config.repo, pr, config.branch))
     result = LoadResult(cursor=iso(newest))
     _write(con, "raw_github__pull_requests", batch, result)
     warehouse.write_cursor(con, source, "pull_requests", iso(newest))

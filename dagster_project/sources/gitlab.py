@@ -42,6 +42,7 @@ MERGE_REQUESTS = {
     "title": "varchar",
     "head_ref": "varchar",
     "base_ref": "varchar",
+    "targets_production_branch": "boolean",
     "labels": "varchar",
     "author_username": "varchar",
     "is_bot": "boolean",
@@ -214,7 +215,10 @@ def is_bot_user(user: Mapping[str, Any] | None) -> bool:
     return bool(user.get("bot")) or bool(_BOT_USERNAME.search(str(user.get("username", ""))))
 
 
-def merge_request_row(project: str, mr: Mapping[str, Any]) -> dict[str, Any]:
+def merge_request_row(
+    project: str, mr: Mapping[str, Any], production_branch: str | None = None
+) -> dict[str, Any]:
+    """Return the row of a merge request; ``production_branch`` None leaves the target unknown."""
     iid = int(mr["iid"])
     merged = mr.get("state") == "merged" or mr.get("merged_at") is not None
     return {
@@ -233,6 +237,9 @@ def merge_request_row(project: str, mr: Mapping[str, Any]) -> dict[str, Any]:
         "title": mr.get("title"),
         "head_ref": mr.get("source_branch"),
         "base_ref": mr.get("target_branch"),
+        "targets_production_branch": (
+            None if production_branch is None else mr.get("target_branch") == production_branch
+        ),
         "labels": json.dumps([str(label) for label in mr.get("labels") or []]),
         "author_username": (mr.get("author") or {}).get("username"),
         "is_bot": is_bot_user(mr.get("author")),

@@ -53,12 +53,13 @@ def extract_merge_requests(con, client: GitLabClient, config: gl.GitLabProjectCo
     """Load merge requests updated since the cursor."""
     source = config.source
     cursor = _cursor(con, source, "merge_requests")
+    branch = config.branch or client.project_info()["default_branch"]
     batch = Batch(source, "merge_requests")
     newest = cursor
     for mr in client.merge_requests(iso(cursor)):
         newest = later(newest, mr.get("updated_at"))
         location = _location(client, f"merge_requests/{mr.get('iid')}")
-        batch.add(location, mr, lambda m=mr: gl.merge_request_row(config.project, m))
+        batch.add(location, mr, lambda m=mr: gl.merge_request_row(config.project, m, branch))
     return _finish(con, source, "merge_requests", "raw_gitlab__merge_requests", batch, newest)
 
 

@@ -1,0 +1,76 @@
+{#-
+    The raw table exists once the GitLab assets have run on this warehouse.
+    Until then this view is empty, so the models that union it still build.
+-#}
+{%- set raw_table = source('gitlab', 'raw_gitlab__merge_requests') -%}
+{%- set raw_exists = execute and load_relation(raw_table) is not none -%}
+
+with
+
+source as (
+
+    {% if raw_exists -%}
+        select * from {{ raw_table }}
+    {%- else -%}
+        select
+            cast(null as varchar) as _source,
+            cast(null as varchar) as repo,
+            cast(null as integer) as number,
+            cast(null as varchar) as state,
+            cast(null as timestamp with time zone) as opened_at,
+            cast(null as timestamp with time zone) as merged_at,
+            cast(null as varchar) as merge_commit_sha,
+            cast(null as varchar) as squash_commit_sha,
+            cast(null as varchar) as head_sha,
+            cast(null as varchar) as title,
+            cast(null as varchar) as head_ref,
+            cast(null as boolean) as targets_production_branch,
+            cast(null as varchar) as labels,
+            cast(null as boolean) as is_bot,
+            cast(null as boolean) as is_draft,
+            cast(null as timestamp with time zone) as _loaded_at
+        where false
+    {%- endif %}
+
+),
+
+-- A merge request into another branch is no change.
+production_branch as (
+
+    select * from source
+    where coalesce(targets_production_branch, true)
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        repo,
+        number as pr_number,
+        opened_at,
+        merged_at,
+        -- The landing commit: the merge commit, else the squash commit, else
+        -- (a fast-forward merge) the request's head commit.
+        case
+            when merged_at is not null
+                then lower(trim(coalesce(merge_commit_sha, squash_commit_sha, head_sha)))
+        end as merge_commit_sha,
+        title,
+        head_ref,
+        coalesce(labels, '[]') as labels,
+        coalesce(is_bot, false) as is_bot,
+        coalesce(is_draft, false) as created_as_draft,
+        _loaded_at as loaded_at
+
+    from production_branch
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final
