@@ -1,0 +1,63 @@
+"""The Opsgenie asset run in-process by Dagster against the fake Opsgenie API."""
+
+from __future__ import annotations
+
+import dagster as dg
+import yaml
+
+from dagster_project import warehouse
+from dagster_project.defs import incidents
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.run_settings import RunSettingsResource
+from tests.fakes.incident_servers import FakeOpsgenie, load_opsgenie_fixtures
+
+KEY = "og-pipeline-secret-key-9f8e7d"
+
+
+def materialize(tmp_path, section, **resources):
+    config = tmp_path / "dora.yml"
+    config.write_text(yaml.safe_dump({"sources": {"opsgenie": section}}))
+    db = tmp_path / "w.duckdb"
+    result = dg.materialize(
+        [incidents.raw_opsgenie__incidents],
+        resources={
+            "warehouse": WarehouseResource(path=str(db)),
+            "run_settings": RunSettingsResource(config_path=str(config)),
+            "opsgenie_api": resources.get("opsgenie_api", incidents.OpsgenieResource()),
+        },
+        raise_on_error=False,
+    )
+    return result, db
+
+
+def test_asset_loads_with_key_from_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSGENIE_API_KEY", KEY)
+    with FakeOpsgenie(load_opsgenie_fixtures(), KEY) as fake:
+        section = {"base_url": fake.base_url, "since": "2023-09-01T00:00:00Z"}
+        result, db = materialize(tmp_path, section)
+    assert result.success
+    metadata = result.asset_materializations_for_node("raw__raw_opsgenie__incidents")[0].metadata
+    assert metadata["incidents_loaded"].value == 2
+    assert metadata["open_incidents"].value == 1
+    with warehouse.open_warehouse(db, read_only=True) as con:
+        assert con.execute("select count(*) from raw_opsgenie__incidents").fetchone() == (2,)
+        dump = str(con.execute("select * from raw_opsgenie__incidents").fetchall())
+    assert KEY not in dump
+
+
+def test_asset_key_from_envvar_resource(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEAM_GENIE_KEY", KEY)
+    monkeypatch.delenv("OPSGENIE_API_KEY", raising=False)
+    resource = incidents.OpsgenieResource(api_key=dg.EnvVar("TEAM_GENIE_KEY"))
+    with FakeOpsgenie(load_opsgenie_fixtures(), KEY) as fake:
+        section = {"base_url": fake.base_url, "since": "2023-09-01T00:00:00Z"}
+        result, _ = materialize(tmp_path, section, opsgenie_api=resource)
+        assert fake.requests[0].headers["authorization"] == f"GenieKey {KEY}"
+    assert result.success
+
+
+def test_invalid_section_fails_with_field(tmp_path):
+    result, _ = materialize(tmp_path, {"region": "mars"})
+    assert not result.success
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    assert "sources.opsgenie.region" in str(failure.event_specific_data.error)

@@ -1,0 +1,59 @@
+"""The Statuspage asset run in-process by Dagster on the recorded history file."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import yaml
+
+from dagster_project import warehouse
+from dagster_project.defs import incidents
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.run_settings import RunSettingsResource
+from tests.fakes.incident_servers import FIXTURES
+
+
+def materialize(tmp_path, section, **resources):
+    config = tmp_path / "dora.yml"
+    config.write_text(yaml.safe_dump({"sources": {"statuspage": section}}))
+    db = tmp_path / "w.duckdb"
+    result = dg.materialize(
+        [incidents.raw_statuspage__incidents],
+        resources={
+            "warehouse": WarehouseResource(path=str(db)),
+            "run_settings": RunSettingsResource(config_path=str(config)),
+            "statuspage_source": resources.get("statuspage_source", incidents.StatuspageResource()),
+        },
+        raise_on_error=False,
+    )
+    return result, db
+
+
+def test_relative_location_next_to_config(tmp_path):
+    shutil.copy(FIXTURES / "statuspage" / "incidents.jsonl", tmp_path / "history.jsonl")
+    section = {"location": "history.jsonl", "components": {"Actions": "actions"}}
+    result, db = materialize(tmp_path, section)
+    assert result.success
+    metadata = result.asset_materializations_for_node("raw__raw_statuspage__incidents")[0].metadata
+    assert metadata["incidents_loaded"].value == 443
+    with warehouse.open_warehouse(db, read_only=True) as con:
+        actions = con.execute(
+            "select count(*) from raw_statuspage__incidents where service = 'actions'"
+        ).fetchone()
+    assert actions == (135,)
+
+
+def test_resource_location_overrides_config(tmp_path):
+    resource = incidents.StatuspageResource(
+        location=str(FIXTURES / "statuspage" / "incidents.jsonl")
+    )
+    result, _ = materialize(tmp_path, {"location": "missing.jsonl"}, statuspage_source=resource)
+    assert result.success
+
+
+def test_missing_file_fails_with_path(tmp_path):
+    result, _ = materialize(tmp_path, {"location": "missing.jsonl"})
+    assert not result.success
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    assert "missing.jsonl" in str(failure.event_specific_data.error)
