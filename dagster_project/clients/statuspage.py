@@ -3,7 +3,7 @@
 Accepted forms:
 
 - a ``.jsonl`` file, one incident object per line;
-- a ``.json`` file or a URL answering with the ``/api/v2/incidents.json``
+- a ``.json`` file or a URL returning the ``/api/v2/incidents.json``
   envelope ``{"page": {...}, "incidents": [...]}``, a bare list of incidents,
   or one ``{"incident": {...}}`` body.
 

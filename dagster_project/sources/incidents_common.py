@@ -28,7 +28,7 @@ INCIDENT_EXTRA_COLUMNS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ProductionRule:
-    """Which incidents concern production. Every configured criterion must match.
+    """Rule that decides which incidents concern production; every configured criterion must match.
 
     An empty criterion matches everything, so with no rule every incident is a
     production incident. ``services`` matches the mapped service name or the
@@ -61,11 +61,11 @@ class ProductionRule:
         for name, allowed, values, fold in checks:
             if not allowed:
                 continue
-            wanted = {value.casefold() for value in allowed} if fold else set(allowed)
-            found = [value for value in values if (value.casefold() if fold else value) in wanted]
+            expected = {value.casefold() for value in allowed} if fold else set(allowed)
+            found = [value for value in values if (value.casefold() if fold else value) in expected]
             if not found:
-                shown = ", ".join(repr(value) for value in values) or "none"
-                return False, f"{name} {shown} is not in the production {name}s {list(allowed)}"
+                listed = ", ".join(repr(value) for value in values) or "none"
+                return False, f"{name} {listed} is not in the production {name}s {list(allowed)}"
         return True, "matches the production rule" if self.is_set() else "no production rule"
 
     def is_set(self) -> bool:

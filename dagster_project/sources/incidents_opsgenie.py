@@ -3,8 +3,8 @@
 An incident's alert time is its ``impactStartDate`` when given, else its
 ``createdAt``. A ``resolved`` or ``closed`` incident is restored at its
 ``impactEndDate`` when given, else at its ``updatedAt`` (the list API carries
-no resolve time of its own). An ``open`` incident is open whatever its dates
-say. Alerts are restored at ``createdAt`` plus ``report.closeTime``.
+no resolve time of its own). An ``open`` incident stays open even when its
+impact dates are set. Alerts are restored at ``createdAt`` plus ``report.closeTime``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ An incident's alert time is the earlier of ``created_at`` and ``started_at``
 (Statuspage lets the author set the impact start before the post). A
 ``resolved`` or ``postmortem`` incident is restored at its ``resolved_at``,
 else at its last ``resolved`` update. Components map to services through the
-configuration; an incident with several components gets the first component
-that is a production service (or, with no service rule, the first mapped one).
+configuration. An incident with several components gets the first component
+that is a production service, or the first mapped one when no service rule is set.
 """
 
 from __future__ import annotations
