@@ -19,6 +19,16 @@ Commits with the same non-null ``patch_id`` in one repo (a fix cherry-picked
 onto another branch) are one change: the whole group is shipped by the
 earliest deployment, in visiting order, that ships any member.
 
+A second walk, ``compute_merge_members``, lists the commits each pull
+request's merge commit brings onto its branch: the ancestors of its other
+parents that are not ancestors of its first parent (``git rev-list
+first..other``). Sources that cannot link branch commits to their pull
+request (a local git clone) need it so those commits are not taken for
+commits pushed straight to the branch. It walks from the merge in order of
+generation number (the longest parent path to a root), so each merge costs
+about the commits of its branch plus those that landed on the first-parent
+side since the branch forked.
+
 The module has no Dagster imports; the Dagster asset calls
 ``build_containment_table``.
 """
@@ -26,6 +36,7 @@ The module has no Dagster imports; the Dagster asset calls
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import os
 import tempfile
@@ -37,6 +48,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 TABLE = "containment__commit_deployments"
+MERGE_MEMBERS_TABLE = "containment__merge_members"
 
 
 class Commit(NamedTuple):
@@ -138,6 +150,127 @@ def compute_first_deployments(
     return shipments
 
 
+class MergeMember(NamedTuple):
+    """A commit that merge commit ``merge_sha`` brings onto its first parent's branch."""
+
+    repo: str
+    merge_sha: str
+    sha: str
+
+
+def _generations(parents: dict[str, Sequence[str]]) -> dict[str, int]:
+    """Return each commit's generation: 0 for a root, else 1 + the max over its parents.
+
+    Parents outside the graph are ignored. Computed without recursion, in
+    topological order (Kahn's algorithm).
+    """
+    children: dict[str, list[str]] = defaultdict(list)
+    waiting: dict[str, int] = {}
+    for sha, shas in parents.items():
+        known = [parent for parent in shas if parent in parents]
+        waiting[sha] = len(known)
+        for parent in known:
+            children[parent].append(sha)
+    generation = {sha: 0 for sha, count in waiting.items() if count == 0}
+    ready = list(generation)
+    while ready:
+        sha = ready.pop()
+        for child in children[sha]:
+            generation[child] = max(generation.get(child, 0), generation[sha] + 1)
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    return generation
+
+
+FIRST_SIDE, OTHER_SIDE = 1, 2
+
+
+def _merge_members(
+    merge_sha: str, parents: dict[str, Sequence[str]], generation: dict[str, int]
+) -> list[str]:
+    """Return the ancestors of the merge's other parents that its first parent lacks.
+
+    Commits are painted by the side they are reachable from and popped by
+    decreasing generation. Every descendant of a commit has a higher
+    generation, so a commit's paint is final when it is popped. The walk
+    stops once no commit in the queue is reachable from the other side only.
+    """
+    known_parents = [parent for parent in parents[merge_sha] if parent in parents]
+    if len(parents[merge_sha]) < 2 or not known_parents:
+        return []
+    paint: dict[str, int] = {}
+    heap: list[tuple[int, str]] = []
+    other_only: set[str] = set()
+
+    def mark(sha: str, side: int) -> None:
+        before = paint.get(sha, 0)
+        after = before | side
+        if after == before:
+            return
+        paint[sha] = after
+        if after == OTHER_SIDE:
+            other_only.add(sha)
+        else:
+            other_only.discard(sha)
+        heapq.heappush(heap, (-generation.get(sha, 0), sha))
+
+    first_parent = parents[merge_sha][0]
+    if first_parent in parents:
+        mark(first_parent, FIRST_SIDE)
+    for parent in parents[merge_sha][1:]:
+        if parent in parents:
+            mark(parent, OTHER_SIDE)
+
+    members: list[str] = []
+    done: set[str] = set()
+    while other_only:
+        _, sha = heapq.heappop(heap)
+        if sha in done:
+            continue
+        done.add(sha)
+        other_only.discard(sha)
+        side = paint[sha]
+        if side == OTHER_SIDE:
+            members.append(sha)
+        for parent in parents[sha]:
+            if parent in parents:
+                mark(parent, side)
+    return members
+
+
+def compute_merge_members(
+    commits: Iterable[Sequence[Any]], merge_shas: Iterable[tuple[str, str]]
+) -> list[MergeMember]:
+    """Return the commits each ``(repo, merge_sha)`` brings onto its first parent's branch.
+
+    ``commits`` are shaped as for ``compute_first_deployments``. A sha that is
+    not a merge commit of the graph has no members.
+    """
+    parents_by_repo: dict[str, dict[str, Sequence[str]]] = defaultdict(dict)
+    for commit in commits:
+        item = Commit(*commit)
+        parents_by_repo[item.repo][item.sha] = tuple(item.parent_shas or ())
+
+    by_repo: dict[str, set[str]] = defaultdict(set)
+    for repo, merge_sha in merge_shas:
+        by_repo[repo].add(merge_sha)
+
+    result: list[MergeMember] = []
+    for repo, shas in sorted(by_repo.items()):
+        parents = parents_by_repo.get(repo, {})
+        merges = sorted(sha for sha in shas if len(parents.get(sha, ())) > 1)
+        if not merges:
+            continue
+        generation = _generations(parents)
+        for merge_sha in merges:
+            result.extend(
+                MergeMember(repo, merge_sha, sha)
+                for sha in _merge_members(merge_sha, parents, generation)
+            )
+    return result
+
+
 def _read_commits(con: duckdb.DuckDBPyConnection) -> list[Commit]:
     rows = con.execute("select repo, sha, parent_shas, patch_id from int_commits").fetchall()
     return [
@@ -154,32 +287,37 @@ def _read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment
     return [Deployment(*row) for row in rows]
 
 
-def build_containment_table(con: duckdb.DuckDBPyConnection) -> int:
-    """Rewrite ``containment__commit_deployments`` from the dbt models; return its row count.
+def _read_pull_request_merges(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return con.execute(
+        "select distinct repo, merge_commit_sha from int_pull_requests "
+        "where merge_commit_sha is not null"
+    ).fetchall()
 
-    Reads ``int_commits`` and the counted rows of ``int_production_deployments``
-    from the connection's default schema. The table is replaced in one
-    transaction, so a reader never sees it half written.
+
+def _replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: list[tuple]
+) -> None:
+    """Replace ``table`` (all columns varchar) with ``rows`` in one transaction.
+
+    Rows go through a temporary CSV file, which DuckDB reads far faster than
+    row-by-row inserts.
     """
-    shipments = compute_first_deployments(_read_commits(con), _read_counted_deployments(con))
     with tempfile.NamedTemporaryFile(
         "w", suffix=".csv", delete=False, encoding="utf-8", newline=""
     ) as out:
         writer = csv.writer(out)
-        writer.writerow(Shipment._fields)
-        writer.writerows(shipments)
+        writer.writerow(columns)
+        writer.writerows(rows)
         temp_name = out.name
+    definition = ", ".join(f"{name} varchar" for name in columns)
+    types = ", ".join(f"'{name}': 'VARCHAR'" for name in columns)
     try:
         con.execute("begin transaction")
         try:
+            con.execute(f"create or replace table {table} ({definition})")
             con.execute(
-                f"create or replace table {TABLE} "
-                "(repo varchar, sha varchar, service varchar, deployment_key varchar)"
-            )
-            con.execute(
-                f"insert into {TABLE} select * from read_csv(?, header = true, "
-                "columns = {'repo': 'VARCHAR', 'sha': 'VARCHAR', "
-                "'service': 'VARCHAR', 'deployment_key': 'VARCHAR'})",
+                f"insert into {table} select * from read_csv(?, header = true, "
+                f"columns = {{{types}}})",
                 [temp_name],
             )
             con.execute("commit")
@@ -188,4 +326,19 @@ def build_containment_table(con: duckdb.DuckDBPyConnection) -> int:
             raise
     finally:
         os.unlink(temp_name)
+
+
+def build_containment_table(con: duckdb.DuckDBPyConnection) -> int:
+    """Rewrite the containment tables from the dbt models; return the shipment count.
+
+    Reads ``int_commits``, the counted rows of ``int_production_deployments``
+    and the merge commits of ``int_pull_requests`` from the connection's
+    default schema, and replaces ``containment__commit_deployments`` and
+    ``containment__merge_members``, each in one transaction.
+    """
+    commits = _read_commits(con)
+    shipments = compute_first_deployments(commits, _read_counted_deployments(con))
+    members = compute_merge_members(commits, _read_pull_request_merges(con))
+    _replace_table(con, TABLE, Shipment._fields, shipments)
+    _replace_table(con, MERGE_MEMBERS_TABLE, MergeMember._fields, members)
     return len(shipments)

@@ -186,6 +186,7 @@ def test_build_containment_table_writes_counted_rows(tmp_path):
             "create table int_production_deployments (deployment_key varchar, repo varchar, "
             "service varchar, sha varchar, deployed_at timestamptz, is_counted boolean)"
         )
+        con.execute("create table int_pull_requests (repo varchar, merge_commit_sha varchar)")
         con.executemany(
             "insert into int_production_deployments values (?, ?, ?, ?, ?, ?)",
             [
@@ -216,6 +217,75 @@ def test_build_containment_table_with_no_deployments(tmp_path):
             "create table int_production_deployments (deployment_key varchar, repo varchar, "
             "service varchar, sha varchar, deployed_at timestamptz, is_counted boolean)"
         )
+        con.execute("create table int_pull_requests (repo varchar, merge_commit_sha varchar)")
         assert containment.build_containment_table(con) == 0
         count = con.execute("select count(*) from containment__commit_deployments").fetchone()
     assert count == (0,)
+
+
+def members_of(commits, merges) -> dict[str, set[str]]:
+    result: dict[str, set[str]] = {}
+    for member in containment.compute_merge_members(commits, merges):
+        result.setdefault(member.merge_sha, set()).add(member.sha)
+    return result
+
+
+def test_merge_members_are_branch_commits():
+    commits = [
+        ("r", "c0", []),
+        ("r", "b1", ["c0"]),
+        ("r", "b2", ["b1"]),
+        ("r", "c1", ["c0"]),
+        ("r", "m", ["c1", "b2"]),
+    ]
+    assert members_of(commits, [("r", "m")]) == {"m": {"b1", "b2"}}
+
+
+def test_merge_members_skip_main_merged_into_branch():
+    # The branch took main's c1 through merge x before merging back as m2.
+    commits = [
+        ("r", "c0", []),
+        ("r", "b1", ["c0"]),
+        ("r", "c1", ["c0"]),
+        ("r", "x", ["b1", "c1"]),
+        ("r", "b2", ["x"]),
+        ("r", "c2", ["c1"]),
+        ("r", "m2", ["c2", "b2"]),
+    ]
+    assert members_of(commits, [("r", "m2")]) == {"m2": {"b1", "x", "b2"}}
+
+
+def test_merge_members_of_non_merge_or_unknown_sha_are_empty():
+    commits = linear("r", ["c0", "c1"])
+    assert members_of(commits, [("r", "c1"), ("r", "missing"), ("other", "c1")]) == {}
+
+
+def test_merge_members_on_long_history_without_recursion():
+    shas = [f"c{i}" for i in range(200_000)]
+    commits = [*linear("r", shas), ("r", "b1", [shas[-2]]), ("r", "m", [shas[-1], "b1"])]
+    assert members_of(commits, [("r", "m")]) == {"m": {"b1"}}
+
+
+def test_build_containment_table_writes_merge_members(tmp_path):
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        con.execute(
+            "create table int_commits (repo varchar, sha varchar, parent_shas varchar, "
+            "patch_id varchar)"
+        )
+        con.executemany(
+            "insert into int_commits values (?, ?, ?, ?)",
+            [
+                ("r", "c0", "[]", None),
+                ("r", "b1", json.dumps(["c0"]), None),
+                ("r", "m", json.dumps(["c0", "b1"]), None),
+            ],
+        )
+        con.execute(
+            "create table int_production_deployments (deployment_key varchar, repo varchar, "
+            "service varchar, sha varchar, deployed_at timestamptz, is_counted boolean)"
+        )
+        con.execute("create table int_pull_requests (repo varchar, merge_commit_sha varchar)")
+        con.execute("insert into int_pull_requests values ('r', 'm'), ('r', null)")
+        containment.build_containment_table(con)
+        rows = con.execute("select * from containment__merge_members").fetchall()
+    assert rows == [("r", "m", "b1")]

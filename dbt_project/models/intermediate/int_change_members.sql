@@ -12,6 +12,12 @@ pull_requests as (
 
 ),
 
+merge_members as (
+
+    select * from {{ source('pipeline', 'containment__merge_members') }}
+
+),
+
 -- A pull request is a change once merged, and only if merged by as_of.
 merged_prs as (
 
@@ -63,12 +69,62 @@ pr_commit_members as (
 
 ),
 
-pr_landing_shas as (
+-- Branch commits a merge brings in, for sources whose commits carry no
+-- pull request number (a local git clone).
+pr_branch_members as (
+
+    select
+        merged_prs.change_id,
+        merge_members.repo,
+        merge_members.sha,
+        merged_prs.pr_number,
+        false as is_shipping_member
+    from merged_prs
+    inner join merge_members
+        on
+            merged_prs.repo = merge_members.repo
+            and merged_prs.merge_commit_sha = merge_members.merge_sha
+    where merged_prs.has_known_merge_commit
+
+),
+
+pr_members as (
+
+    select * from pr_landing_members
+    union all
+    select * from pr_commit_members
+    union all
+    select * from pr_branch_members
+
+),
+
+pr_members_deduplicated as (
+
+    select
+        change_id,
+        repo,
+        sha,
+        pr_number,
+        {{ dbt.bool_or('is_shipping_member') }} as is_shipping_member
+    from pr_members
+    group by change_id, repo, sha, pr_number
+
+),
+
+-- Commits that land a pull request or arrive through its merge are never
+-- direct changes, whether or not the pull request is merged by as_of.
+pull_request_shas as (
 
     select
         repo,
+        merge_commit_sha as sha
+    from pull_requests
+    where merge_commit_sha is not null
+    union
+    select
+        repo,
         sha
-    from pr_landing_members
+    from merge_members
 
 ),
 
@@ -82,23 +138,21 @@ direct_members as (
         cast(null as integer) as pr_number,
         true as is_shipping_member
     from commits
-    left join pr_landing_shas
+    left join pull_request_shas
         on
-            commits.repo = pr_landing_shas.repo
-            and commits.sha = pr_landing_shas.sha
+            commits.repo = pull_request_shas.repo
+            and commits.sha = pull_request_shas.sha
     where
         not commits.is_merge
         and commits.pr_number is null
-        and pr_landing_shas.sha is null
+        and pull_request_shas.sha is null
         and commits.committed_at <= {{ as_of_timestamp() }}
 
 ),
 
 final as (
 
-    select * from pr_landing_members
-    union all
-    select * from pr_commit_members
+    select * from pr_members_deduplicated
     union all
     select * from direct_members
 
