@@ -20,9 +20,11 @@ because their trailers (``Signed-off-by``, ``Co-authored-by``) name people.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -52,6 +54,7 @@ COMMITS_TABLE = "raw_git__commits"
 PULL_REQUESTS_TABLE = "raw_git__pull_requests"
 DEPLOYMENT_STATUSES_TABLE = "raw_git__deployment_statuses"
 ENTITIES = ("commits", "pull_requests", "deployment_statuses")
+T = TypeVar("T")
 
 
 @dataclass
@@ -140,29 +143,7 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
         peeled = peel_tags(repository, matched)
     tag_commits = sorted({sha for sha in peeled.values() if sha is not None})
 
-    patch_ids: dict[str, str] = {}
-    if config.compute_patch_ids:
-        with clock("patch_ids"):
-            patch_ids = read_patch_ids(repository, [head_sha, *tag_commits])
-
-    collector = CommitCollector(
-        source=config.source,
-        repo=config.repo,
-        location=str(repository.path),
-        patch_ids=patch_ids,
-    )
-    with clock("commits"):
-        for record in iter_log_records(repository, [head_sha]):
-            collector.add(record, on_branch=True)
-        tag_only = [f"^{head_sha}", *tag_commits] if tag_commits else []
-        for record in iter_log_records(repository, tag_only):
-            collector.add(record, on_branch=False)
-    extract.commits = collector.rows
-    extract.pull_requests = collector.finish(head_sha)
-    extract.quarantine.extend(collector.rejected)
-    extract.warnings.extend(collector.warnings)
-    extract.counts.update(collector.counts)
-    extract.counts["patch_ids"] = len(patch_ids)
+    _read_commits(repository, config, head_sha, tag_commits, extract)
 
     deployments = build_deployment_rows(
         config.tag_rules, config.source, config.repo, str(repository.path), tags, peeled
@@ -174,6 +155,46 @@ def read_git_repository(config: GitSourceConfig) -> GitExtract:
     extract.counts.update(deployments.counts)
     extract.counts["quarantined"] = len(extract.quarantine)
     return extract
+
+
+def _read_commits(
+    repository: GitRepository,
+    config: GitSourceConfig,
+    head_sha: str,
+    tag_commits: list[str],
+    extract: GitExtract,
+) -> None:
+    assert config.repo is not None
+    collector = CommitCollector(config.source, config.repo, str(repository.path))
+    clock = _StepClock(extract.seconds)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # `git log -p | git patch-id` is the slowest step, so it runs next to
+        # the commit log and the two git processes can use two cores.
+        patch_job = None
+        if config.compute_patch_ids:
+            patch_job = pool.submit(_timed, read_patch_ids, repository, [head_sha, *tag_commits])
+        with clock("commits"):
+            for record in iter_log_records(repository, [head_sha]):
+                collector.add(record, on_branch=True)
+            tag_only = [f"^{head_sha}", *tag_commits] if tag_commits else []
+            for record in iter_log_records(repository, tag_only):
+                collector.add(record, on_branch=False)
+        patch_ids: dict[str, str] = {}
+        if patch_job is not None:
+            patch_ids, extract.seconds["patch_ids"] = patch_job.result()
+    collector.set_patch_ids(patch_ids)
+    extract.commits = collector.rows
+    extract.pull_requests = collector.finish(head_sha)
+    extract.quarantine.extend(collector.rejected)
+    extract.warnings.extend(collector.warnings)
+    extract.counts.update(collector.counts)
+    extract.counts["patch_ids"] = len(patch_ids)
+
+
+def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = function(*args)
+    return result, round(time.perf_counter() - started, 3)
 
 
 def load_git_extract(con: duckdb.DuckDBPyConnection, extract: GitExtract) -> dict[str, int]:

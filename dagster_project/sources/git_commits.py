@@ -64,12 +64,10 @@ class CommitCollector:
         source: str,
         repo: str,
         location: str,
-        patch_ids: dict[str, str],
     ) -> None:
         self.source = source
         self.repo = repo
         self.location = location
-        self.patch_ids = patch_ids
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTED, 0))
@@ -106,7 +104,6 @@ class CommitCollector:
         if is_bot:
             self._bot_shas.add(record.sha)
 
-        patch_id = None if len(record.parents) > 1 else self.patch_ids.get(record.sha)
         payload = {
             "sha": record.sha,
             "parent_shas": record.parents,
@@ -114,7 +111,7 @@ class CommitCollector:
             "committed_at": record.committed_at,
             "subject": record.subject,
             "reverted_sha": reverted_sha,
-            "patch_id": patch_id,
+            "patch_id": None,
             "is_bot": is_bot,
             "reachable_from_branch": on_branch,
             "on_first_parent_chain": False,
@@ -134,10 +131,19 @@ class CommitCollector:
                 "committed_at": committed_at,
                 "subject": record.subject,
                 "reverted_sha": reverted_sha,
-                "patch_id": patch_id,
+                "patch_id": None,
                 "is_bot": is_bot,
             }
         )
+
+    def set_patch_ids(self, patch_ids: dict[str, str]) -> None:
+        """Store the patch id of each non-merge commit that has one."""
+        if not patch_ids:
+            return
+        for row in self.rows:
+            if row["parent_count"] <= 1:
+                patch_id = patch_ids.get(row["sha"])
+                row["patch_id"] = row["_payload"]["patch_id"] = patch_id
 
     def finish(self, head_sha: str) -> list[dict[str, Any]]:
         """Mark the first-parent chain from ``head_sha`` and return the request rows.
