@@ -92,7 +92,12 @@ class GitLabClient:
             return CompareResult(base, head, "not_found", [], False)
         data = page.data or {}
         commits = data.get("commits") or []
-        status = "identical" if data.get("compare_same_ref") else "ahead" if commits else "behind"
+        if data.get("compare_same_ref"):
+            status = "identical"
+        elif commits:
+            status = "ahead"
+        else:
+            status = "behind"
         return CompareResult(base, head, status, commits, bool(data.get("compare_timeout")))
 
     def deployments(self, updated_after: str | None) -> Iterator[dict[str, Any]]:

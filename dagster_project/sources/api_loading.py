@@ -40,7 +40,7 @@ class Batch:
         """Add the row (or rows) ``build`` returns, or quarantine ``item`` when it raises.
 
         Only TimestampError, KeyError, TypeError and ValueError are caught:
-        they mean the object lacks a field or holds an unusable value.
+        they mean the object lacks a field or contains an unusable value.
         """
         try:
             built = build()
@@ -86,7 +86,7 @@ def write_batch(
 
 @dataclass
 class LoadResult:
-    """What one extraction wrote: row counts per table, rejects, skips and the new cursor."""
+    """Outcome of one extraction: row counts per table, rejects, skips and the new cursor."""
 
     rows: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
@@ -139,9 +139,9 @@ def first_line(message: str | None) -> str | None:
 def services_for_paths(paths: Iterable[str], prefixes: Mapping[str, str]) -> list[str]:
     """Return the services whose path prefix matches any of ``paths``, sorted.
 
-    ``prefixes`` maps a folder such as ``services/api/`` to a service; a path
-    matches a prefix when it starts with it (a trailing ``/`` is added to
-    prefixes that lack one, so ``services/api`` does not match ``services/api2``).
+    ``prefixes`` maps a folder such as ``services/api/`` to a service. A path
+    matches a prefix when it starts with it. A trailing ``/`` is added to a
+    prefix that lacks one, so ``services/api`` does not match ``services/api2``.
     """
     normalized = {prefix.rstrip("/") + "/": service for prefix, service in prefixes.items()}
     found = {

@@ -165,6 +165,10 @@ class GitHubRepoConfig:
     incident_label: str = DEFAULT_INCIDENT_LABEL
 
     @property
+    def name(self) -> str:
+        return self.repo
+
+    @property
     def source(self) -> str:
         return f"{SOURCE_PREFIX}:{self.repo}"
 

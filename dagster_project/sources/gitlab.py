@@ -145,6 +145,10 @@ class GitLabProjectConfig:
     deploy_environment: str = "production"
 
     @property
+    def name(self) -> str:
+        return self.project
+
+    @property
     def source(self) -> str:
         return f"{SOURCE_PREFIX}:{self.project}"
 

@@ -19,7 +19,7 @@ with
 branch_commits as (
 
     {% if raw_exists -%}
-        select {{ commit_columns }}, cast(null as integer) as pr_number
+        select {{ commit_columns }}, changed_services, cast(null as integer) as pr_number
         from {{ branch_table }}
     {%- else -%}
         select
@@ -34,6 +34,7 @@ branch_commits as (
             cast(null as varchar) as reverted_sha,
             cast(null as boolean) as is_bot,
             cast(null as timestamp with time zone) as _loaded_at,
+            cast(null as varchar) as changed_services,
             cast(null as integer) as pr_number
         where false
     {%- endif %}
@@ -43,7 +44,7 @@ branch_commits as (
 pull_request_commits as (
 
     {% if raw_exists -%}
-        select {{ commit_columns }}, pr_number
+        select {{ commit_columns }}, cast(null as varchar) as changed_services, pr_number
         from {{ pr_table }}
     {%- else -%}
         select
@@ -58,6 +59,7 @@ pull_request_commits as (
             cast(null as varchar) as reverted_sha,
             cast(null as boolean) as is_bot,
             cast(null as timestamp with time zone) as _loaded_at,
+            cast(null as varchar) as changed_services,
             cast(null as integer) as pr_number
         where false
     {%- endif %}
@@ -149,6 +151,7 @@ renamed as (
         cast(null as timestamp with time zone) as pr_reopened_at,
         cast(null as timestamp with time zone) as pr_closed_at,
         cast(null as boolean) as pr_created_as_draft,
+        ranked_commits.changed_services,
         ranked_commits._loaded_at as loaded_at
 
     from ranked_commits
