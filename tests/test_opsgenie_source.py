@@ -212,3 +212,19 @@ def test_wrong_key_error_hides_key(server):
         list(client.list_items("incident"))
     assert failure.value.status == 401
     assert wrong not in str(failure.value)
+
+
+def test_incident_without_service_not_production(tmp_path):
+    incidents = copy.deepcopy(load_opsgenie_fixtures())
+    incidents[0]["impactedServices"] = []
+    path = tmp_path / "w.duckdb"
+    with FakeOpsgenie(incidents, KEY) as fake:
+        load_into(path, fake, settings())
+    row = row_of(path, OPEN_ID)
+    assert row["service"] is None
+    assert row["is_production"] is False
+    assert "no impacted service" in row["production_reason"]
+    with FakeOpsgenie(incidents, KEY) as fake:
+        load_into(path, fake, settings(default_service="checkout"))
+    assert row_of(path, OPEN_ID)["service"] == "checkout"
+    assert row_of(path, OPEN_ID)["is_production"] is True

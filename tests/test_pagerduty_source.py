@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from dagster_project import warehouse
 from dagster_project.clients.pagerduty import PagerDutyClient
@@ -269,3 +273,53 @@ def test_token_never_stored_or_logged(tmp_path, server, caplog):
         for (table,) in con.execute("select table_name from information_schema.tables").fetchall():
             dump = str(con.execute(f"select * from {table}").fetchall())
             assert TOKEN not in dump, f"token found in table {table}"
+
+
+STATE_KINDS = [
+    "trigger_log_entry",
+    "acknowledge_log_entry",
+    "resolve_log_entry",
+    "notify_log_entry",
+]
+
+
+@settings_hypothesis(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.sampled_from(STATE_KINDS), st.integers(min_value=0, max_value=600)),
+        max_size=12,
+    ),
+    status=st.sampled_from(["triggered", "acknowledged", "resolved"]),
+)
+def test_resolution_follows_last_state_entry(entries, status):
+    start = datetime(2022, 11, 3, tzinfo=UTC)
+    log = [
+        {"id": f"E{i}", "type": kind, "created_at": (start + timedelta(minutes=m)).isoformat()}
+        for i, (kind, m) in enumerate(entries)
+    ]
+    incident = {
+        "id": "QPROPERTY",
+        "status": status,
+        "created_at": start.isoformat(),
+        "last_status_change_at": (start + timedelta(minutes=700)).isoformat(),
+    }
+    result = pagerduty.resolve_incident(incident, log)
+
+    rank = {"trigger_log_entry": 0, "acknowledge_log_entry": 1, "resolve_log_entry": 2}
+    changes = sorted((m, rank[k], k) for k, m in entries if k in rank)
+    resolves = [m for m, _, k in changes if k == "resolve_log_entry"]
+    reopened_at_end = bool(resolves) and changes[-1][2] != "resolve_log_entry"
+    if status != "resolved" or reopened_at_end:
+        assert result.resolved_at is None
+    elif resolves:
+        assert result.resolved_at == start + timedelta(minutes=max(resolves))
+        assert result.resolved_from == "resolve_log_entry"
+    else:
+        assert result.resolved_at == start + timedelta(minutes=700)
+        assert result.resolved_from == "last_status_change_at"
+    reopenings = sum(
+        1
+        for before, after in itertools.pairwise(changes)
+        if before[2] == "resolve_log_entry" and after[2] != "resolve_log_entry"
+    )
+    assert result.reopen_count == reopenings

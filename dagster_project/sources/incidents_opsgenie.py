@@ -158,6 +158,9 @@ def incident_row(item: Mapping[str, Any], settings: OpsgenieSettings) -> dict[st
         priority=item.get("priority"),
         labels=tags,
     )
+    if service is None and is_production:
+        is_production = False
+        reason = "the incident has no impacted service and no default_service is set"
     return _row(
         item, "incident", settings, service, is_production, reason,
         alert_at=impact_start or created_at, resolved_at=resolved_at,
