@@ -65,6 +65,18 @@ def daily_deployments(service: str, per_day, first="2026-02-01", last="2026-04-1
     return rows
 
 
+def late_evening_deployments(service: str, skip_on: date):
+    """8 deployments from 23:00 UTC each day (7 on ``skip_on``): the next day in Berlin."""
+    rows = []
+    for day in days("2026-02-01", "2026-04-09"):
+        for index in range(7 if day == skip_on else 8):
+            deployed = datetime.combine(day, datetime.min.time(), UTC) + timedelta(
+                hours=23, minutes=5 * index
+            )
+            rows.append((f"{service}-{day}-{index}", service, deployed, True, True, False))
+    return rows
+
+
 def burst(service: str, day: str, count: int, failed: int):
     """``count`` deployments on one day, the first ``failed`` of them failed."""
     return [
@@ -106,6 +118,7 @@ def scenario_facts():
         *daily_deployments("df10", lambda day: 11),
         *daily_deployments("df12", lambda day: 12),
         *daily_deployments("df_biz", lambda day: 0 if day.weekday() >= 5 or day == holiday else 9),
+        *late_evening_deployments("df_tz", skip_on=march_20),
         *burst("cfr_edge", "2026-03-10", 100, 2),
         *burst("cfr_bad", "2026-03-20", 100, 3),
         *burst("cfr_18", "2026-03-20", 500, 9),
@@ -180,6 +193,7 @@ def scenario_contracts():
         [
             outcome("df", df[0], "df", df[1], df[2]),
             outcome("df_biz_all", df[0], "df_biz", df[1], df[2]),
+            outcome("df_tz", df[0], "df_tz", df[1], df[2]),
             outcome("lt", "lead_time", "lt", 2.5, "hours"),
             outcome("lt_225", "lead_time", "lt_225", 2.5, "hours"),
             outcome("lt_224", "lead_time", "lt_224", 150, "minutes"),
@@ -222,7 +236,10 @@ def scenario_contracts():
         ],
         start="2026-01-19",
     )
-    documents = [main, tens, biz, biz_plain, early]
+    berlin = contract(
+        "berlin", [outcome("df_tz", df[0], "df_tz", 8, df[2])], timezone="Europe/Berlin"
+    )
+    documents = [main, tens, biz, biz_plain, early, berlin]
     return [validate_contract(document, source=document["id"]) for document in documents]
 
 
@@ -357,11 +374,11 @@ def test_frequency_margin_boundary_is_at_risk(marts):
 
 
 def test_frequency_on_target_is_at_risk(marts):
-    met_exactly = daily(marts, "main", "df", "2026-03-19")
-    assert met_exactly["target_value"] == 8
-    row = daily(marts, "biz", "df_biz", "2026-03-19")
-    assert row["criterion_value"] == 9
-    assert row["status"] == "on-track"
+    on_target = daily(marts, "main", "df_tz", "2026-03-19")
+    assert on_target["criterion_value"] == 8
+    assert on_target["margin"] == 0
+    assert on_target["is_criterion_met"] is True
+    assert on_target["status"] == "at-risk"
 
 
 def test_business_days_skip_weekends_and_holidays(marts):
@@ -555,3 +572,26 @@ def test_other_tests_pass(built):
     }
     assert statuses
     assert set(statuses.values()) <= {"pass", "success"}, statuses
+
+
+def test_local_days_follow_contract_zone(marts):
+    # 23:00 UTC is already the next day in Berlin, before and after the DST switch.
+    assert status(marts, "main", "df_tz", "2026-03-20") == "off-track"
+    assert status(marts, "berlin", "df_tz", "2026-03-20") == "at-risk"
+    assert status(marts, "berlin", "df_tz", "2026-03-21") == "off-track"
+    assert events(marts, "berlin", "df_tz") == [
+        ("2026-03-21", "breach"),
+        ("2026-04-04", "recovery"),
+    ]
+
+
+def test_dst_day_is_23_hours(marts):
+    rows = marts.execute(
+        "select cast(metric_date as varchar), day_start_at, day_end_at from int_contract__days "
+        "where contract_id = 'berlin' and metric_date in ('2026-03-29', '2026-03-30') "
+        "order by metric_date"
+    ).fetchall()
+    (_, start_29, end_29), (_, start_30, _) = rows
+    assert start_29 == at("2026-03-28", "23:00:00")
+    assert end_29 == start_30 == at("2026-03-29", "22:00:00")
+    assert daily(marts, "berlin", "df_tz", "2026-03-29")["criterion_value"] == 7

@@ -46,11 +46,20 @@
 
 {#- The date `days` days after `day` (negative for earlier); `days` may be a column. -#}
 {% macro contract_add_days(day, days) -%}
+    {{ return(adapter.dispatch('contract_add_days', 'dora')(day, days)) }}
+{%- endmacro %}
+
+{% macro default__contract_add_days(day, days) -%}
     cast({{ dbt.dateadd('day', days, day) }} as date)
 {%- endmacro %}
 
+{#- DuckDB adds a whole number of days to a date with +. -#}
+{% macro duckdb__contract_add_days(day, days) -%}
+    cast({{ day }} + cast({{ days }} as integer) as date)
+{%- endmacro %}
 
-{#- A double-precision float type: dbt.type_float() is a 4-byte float on DuckDB. -#}
+
+{#- A double-precision float type: type_double() is a 4-byte float on DuckDB. -#}
 {% macro contract_double() -%}
     double precision
 {%- endmacro %}

@@ -38,9 +38,9 @@ sustained as (
         on
             daily_values.contract_id = earlier.contract_id
             and daily_values.outcome_id = earlier.outcome_id
-            and earlier.metric_date <= daily_values.metric_date
-            and earlier.metric_date
-            > {{ contract_add_days('daily_values.metric_date', '0 - outcomes.sustain_days') }}
+            and daily_values.metric_date >= earlier.metric_date
+            and {{ contract_add_days('daily_values.metric_date', '0 - outcomes.sustain_days') }}
+            < earlier.metric_date
     where daily_values.metric_date >= outcomes.start_date
     group by daily_values.contract_id, daily_values.outcome_id, daily_values.metric_date
 

@@ -39,7 +39,7 @@ definitions as (
             mission_id,
             outcome_id,
             metric,
-            operator,
+            operator,  -- noqa: RF04
             target_value,
             unit,
             unit_factor,
@@ -58,7 +58,7 @@ definitions as (
             null as mission_id,
             null as outcome_id,
             null as metric,
-            null as operator,
+            null as operator,  -- noqa: RF04
             null as target_value,
             null as unit,
             null as unit_factor,
@@ -82,7 +82,7 @@ final as (
         cast(mission_id as {{ dbt.type_string() }}) as mission_id,
         cast(outcome_id as {{ dbt.type_string() }}) as outcome_id,
         cast(metric as {{ dbt.type_string() }}) as metric,
-        cast(operator as {{ dbt.type_string() }}) as operator,
+        cast(operator as {{ dbt.type_string() }}) as operator,  -- noqa: RF04
         cast(target_value as {{ contract_double() }}) as target_value,
         cast(unit as {{ dbt.type_string() }}) as unit,
         cast(unit_factor as {{ contract_double() }}) as unit_factor,

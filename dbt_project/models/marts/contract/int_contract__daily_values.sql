@@ -51,7 +51,7 @@ outcome_deployments as (
             and deployments.deployed_at <= {{ as_of_timestamp() }}
             and (
                 outcomes.service_filter is null
-                or deployments.service = outcomes.service_filter
+                or outcomes.service_filter = deployments.service
             )
 
 ),
@@ -73,7 +73,7 @@ outcome_changes as (
             and not changes.is_negative_lead_time
             and changes.pr_lead_time_seconds is not null
             and changes.deployed_at <= {{ as_of_timestamp() }}
-            and (outcomes.service_filter is null or changes.service = outcomes.service_filter)
+            and (outcomes.service_filter is null or outcomes.service_filter = changes.service)
 
 ),
 
@@ -90,7 +90,7 @@ outcome_incidents as (
         on
             outcomes.metric = 'time_to_restore'
             and incidents.alert_at <= {{ as_of_timestamp() }}
-            and (outcomes.service_filter is null or incidents.service = outcomes.service_filter)
+            and (outcomes.service_filter is null or outcomes.service_filter = incidents.service)
 
 ),
 
@@ -214,11 +214,11 @@ frequency as (
             frequency_days.contract_id = window_days.contract_id
             and frequency_days.outcome_id = window_days.outcome_id
             and window_days.is_calendar_day
-            and window_days.metric_date <= frequency_days.last_complete_date
-            and window_days.metric_date > {{ contract_add_days(
+            and frequency_days.last_complete_date >= window_days.metric_date
+            and {{ contract_add_days(
                 'frequency_days.last_complete_date',
                 '0 - greatest(frequency_days.window_days, frequency_days.sustain_days)'
-            ) }}
+            ) }} < window_days.metric_date
     group by frequency_days.contract_id, frequency_days.outcome_id, frequency_days.metric_date
 
 ),
@@ -244,9 +244,9 @@ failure_rate as (
         on
             days.contract_id = window_days.contract_id
             and days.outcome_id = window_days.outcome_id
-            and window_days.metric_date <= days.metric_date
-            and window_days.metric_date
-            > {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
+            and days.metric_date >= window_days.metric_date
+            and {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
+            < window_days.metric_date
     group by days.contract_id, days.outcome_id, days.metric_date
 
 ),
@@ -270,9 +270,9 @@ lead_time as (
         on
             days.contract_id = outcome_changes.contract_id
             and days.outcome_id = outcome_changes.outcome_id
-            and outcome_changes.local_date <= days.metric_date
-            and outcome_changes.local_date
-            > {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
+            and days.metric_date >= outcome_changes.local_date
+            and {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
+            < outcome_changes.local_date
     group by days.contract_id, days.outcome_id, days.metric_date
 
 ),
@@ -299,10 +299,10 @@ incident_restores as (
         on
             days.contract_id = outcome_incidents.contract_id
             and days.outcome_id = outcome_incidents.outcome_id
-            and outcome_incidents.local_date <= days.metric_date
-            and outcome_incidents.local_date
-            > {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
-            and outcome_incidents.alert_at < days.measured_at
+            and days.metric_date >= outcome_incidents.local_date
+            and {{ contract_add_days('days.metric_date', '0 - outcomes.window_days') }}
+            < outcome_incidents.local_date
+            and days.measured_at > outcome_incidents.alert_at
 
 ),
 
