@@ -104,3 +104,25 @@ def test_missing_token_variable_fails_clearly(tmp_path, monkeypatch):
     failures = [e for e in result.all_events if e.is_step_failure]
     assert failures
     assert "DORA_TEST_GITHUB_TOKEN is not set" in str(failures[0].event_specific_data.error)
+
+
+def test_token_from_dagster_env_var(tmp_path, monkeypatch):
+    monkeypatch.delenv("DORA_TEST_GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("DORA_TEST_DAGSTER_TOKEN", TOKEN)
+    with FakeGitHub() as server:
+        result = dg.materialize(
+            [github_defs.raw_github__tags],
+            resources={
+                "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+                "run_settings": RunSettingsResource(
+                    config_path=str(write_config(tmp_path, server.base_url))
+                ),
+                "github": github_defs.GitHubResource(token=dg.EnvVar("DORA_TEST_DAGSTER_TOKEN")),
+            },
+            raise_on_error=False,
+        )
+        auth = {request.headers.get("authorization") for request in server.api.requests}
+    assert result.success
+    assert auth == {f"Bearer {TOKEN}"}
+    messages = " ".join(event.message or "" for event in result.all_events)
+    assert TOKEN not in messages
