@@ -12,6 +12,7 @@ import yaml
 from dagster_project.contract import (
     ContractError,
     dump_contract,
+    import_markdown_file,
     load_contract,
     load_contracts,
     validate_contract,
@@ -49,7 +50,7 @@ def test_default_contract_states_four_outcomes():
 
 def test_checkpoint_measures_through_its_eve():
     contract = load_contract(REPO_ROOT / "contracts" / "default.yml")
-    start = contract.start_date
+    start = date(2026, 1, 5)
     assert contract.baseline_checkpoint.measured_through(start) == date(2026, 1, 11)
     assert contract.final_checkpoint.measured_through(start) == date(2026, 3, 1)
 
@@ -168,6 +169,17 @@ def test_dump_round_trips(tmp_path):
     path = tmp_path / "payments.yml"
     path.write_text(dump_contract(contract))
     assert load_contract(path) == contract
+
+
+def test_import_file_writes_yaml(tmp_path):
+    output = tmp_path / "team-web.yml"
+    result, text = import_markdown_file(
+        DATA / "example.md", output=output, start_date=date(2026, 1, 5)
+    )
+    assert output.read_text() == text
+    loaded = load_contract(output)
+    assert loaded.id == "team_web"
+    assert loaded == result.contract
 
 
 def test_dbt_vars_carry_dates_and_base_units():

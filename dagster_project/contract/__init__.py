@@ -11,6 +11,7 @@ from dagster_project.contract.markdown_import import (
     ContractImportError,
     ImportResult,
     import_markdown,
+    import_markdown_file,
 )
 from dagster_project.contract.model import Contract, Outcome
 from dagster_project.contract.validation import ContractError, validate_contract
@@ -25,6 +26,7 @@ __all__ = [
     "contracts_path",
     "dump_contract",
     "import_markdown",
+    "import_markdown_file",
     "load_contract",
     "load_contracts",
     "validate_contract",

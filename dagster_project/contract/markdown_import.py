@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from dagster_project.contract.model import (
     DEFAULT_SUSTAIN_DAYS,
@@ -415,3 +416,30 @@ def _contract_data(importer: _Importer, mission, title, contract_id, start_date)
             f"the Mission table has no Start date row: start_date set to {today}; edit it"
         )
     return {key: value for key, value in data.items() if value is not None}
+
+
+def import_markdown_file(
+    path: str | Path,
+    output: str | Path | None = None,
+    contract_id: str | None = None,
+    start_date: date | None = None,
+) -> tuple[ImportResult, str]:
+    """Import a Markdown contract file and return the result and its YAML text.
+
+    Writes the YAML to ``output`` when given. The contract id defaults to the
+    output file's name, else the document's name, without the extension.
+    """
+    from dagster_project.contract.loading import dump_contract
+
+    source = Path(path)
+    default_id = Path(output).stem if output else source.stem
+    result = import_markdown(
+        source.read_text(encoding="utf-8"),
+        source=str(source),
+        contract_id=contract_id or default_id.replace("-", "_").lower(),
+        start_date=start_date,
+    )
+    text = dump_contract(result.contract)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    return result, text
