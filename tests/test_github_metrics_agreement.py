@@ -1,9 +1,10 @@
 """Metrics from the GitHub API path agree with the same events loaded as neutral-form files.
 
 One warehouse is filled by the GitHub extraction from the fake server and
-then refreshed; another is refreshed from neutral-form files that this test
-derives from the same API objects with its own, independent mapping. The
-marts of both must give the same DORA metrics.
+then refreshed. Another is refreshed from neutral-form files that this test
+derives from the same API objects with its own mapping, written
+independently of the source code. The marts of both must give the same
+DORA metrics.
 """
 
 from __future__ import annotations
@@ -94,9 +95,7 @@ def stage_activity(server: FakeGitHub) -> None:
     server.issues.append(incident)
 
 
-def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
-    """Map the served API objects to the neutral event form, independently of the source code."""
-    repo, service = REPO.repo, REPO.services[0]
+def neutral_commits(server: FakeGitHub) -> list[dict]:
     pr_of_commit = {}
     for number, commits in sorted(server.pull_commits.items()):
         for commit in commits:
@@ -105,9 +104,9 @@ def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
     for commits in server.pull_commits.values():
         for commit in commits:
             listed.setdefault(commit["sha"], commit)
-    commit_rows = [
+    return [
         {
-            "repo": repo,
+            "repo": REPO.repo,
             "sha": c["sha"],
             "parent_shas": [p["sha"] for p in c["parents"]],
             "authored_at": c["commit"]["author"]["date"],
@@ -118,9 +117,12 @@ def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
         }
         for c in listed.values()
     ]
-    pull_rows = [
+
+
+def neutral_pull_requests(server: FakeGitHub) -> list[dict]:
+    return [
         {
-            "repo": repo,
+            "repo": REPO.repo,
             "number": pr["number"],
             "opened_at": pr["created_at"],
             "merged_at": pr["merged_at"],
@@ -134,27 +136,34 @@ def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
         for pr in server.pulls
         if pr["base"]["ref"] == "master"
     ]
-    deployment_rows = []
+
+
+def neutral_deployments(server: FakeGitHub) -> list[dict]:
+    rows = []
     for deployment in server.deployments:
         statuses = sorted(
             server.statuses.get(deployment["id"], []), key=lambda s: (s["created_at"], s["id"])
         )
         history = [{"state": s["state"], "at": s["created_at"]} for s in statuses]
-        deployment_rows.append(
+        rows.append(
             {
                 "id": str(deployment["id"]),
-                "repo": repo,
-                "service": service,
+                "repo": REPO.repo,
+                "service": REPO.services[0],
                 "environment": deployment["environment"],
                 "sha": deployment["sha"],
                 "started_at": deployment["created_at"],
                 "status_history": history or [{"state": "pending", "at": deployment["created_at"]}],
             }
         )
-    incident_rows = [
+    return rows
+
+
+def neutral_incidents(server: FakeGitHub) -> list[dict]:
+    return [
         {
-            "id": f"{repo}#{issue['number']}",
-            "service": service,
+            "id": f"{REPO.repo}#{issue['number']}",
+            "service": REPO.services[0],
             "opened_at": issue["created_at"],
             "resolved_at": issue["closed_at"] if issue["state"] == "closed" else None,
             "updated_at": issue["updated_at"],
@@ -164,11 +173,15 @@ def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
         for issue in server.issues
         if "bug" in {label["name"] for label in issue["labels"]} and "pull_request" not in issue
     ]
+
+
+def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
+    """Map the served API objects to the neutral event form, independently of the source code."""
     return {
-        "commits": commit_rows,
-        "pull_requests": pull_rows,
-        "deployments": deployment_rows,
-        "incidents": incident_rows,
+        "commits": neutral_commits(server),
+        "pull_requests": neutral_pull_requests(server),
+        "deployments": neutral_deployments(server),
+        "incidents": neutral_incidents(server),
     }
 
 

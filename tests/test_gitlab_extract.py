@@ -64,7 +64,7 @@ def keys(con, table: str) -> list[str]:
 
 
 def mark_incidents(server: FakeGitLab) -> list[int]:
-    """Turn three recorded issues into incidents (the recording holds none); return their iids."""
+    """Turn three recorded issues into incidents (the recording contains none); return their iids."""
     chosen = [1, 3, 4]
     for issue in server.issues:
         if issue["iid"] in chosen:

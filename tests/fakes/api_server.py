@@ -3,9 +3,9 @@
 A route is a regular expression on the path and a handler that returns
 ``(status, body)`` or a :class:`Listing`. A listing is split into pages of
 ``per_page`` items, with GitHub-style ``Link`` headers or GitLab-style
-``X-Next-Page`` headers. Every 200 answer carries an ETag (a hash of its
+``X-Next-Page`` headers. Every 200 response carries an ETag (a hash of its
 body), and a request whose ``If-None-Match`` matches gets ``304``. Faults
-queued with :meth:`FakeApi.fail_next` answer the next matching requests
+queued with :meth:`FakeApi.fail_next` replace the responses to the next matching requests
 instead of the handler. Every request is recorded in ``requests``.
 """
 
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 @dataclass
 class Listing:
-    """A list answer that the server splits into pages."""
+    """A list response that the server splits into pages."""
 
     items: list[Any]
     envelope_key: str | None = None
@@ -33,7 +33,7 @@ class Listing:
 
 @dataclass
 class Fault:
-    """One injected answer: a status, headers and a body."""
+    """One injected response: a status, headers and a body."""
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)

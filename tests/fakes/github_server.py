@@ -1,10 +1,11 @@
 """A fake GitHub REST v3 API serving the recorded fixtures under one repository path.
 
-The listings behave like GitHub's: ``Link`` paging, ``state``/``sort``/
-``direction`` on pull requests and issues, ``since`` on commits and issues,
-``labels`` on issues, ``branch`` and ``created=>=`` on workflow runs, and the
-compare endpoint computed from the commit graph of the served commits
-(commits the graph does not reach are not listed). Tests change the state
+The listings behave like GitHub's. They page with ``Link`` headers and
+accept ``state``, ``sort`` and ``direction`` on pull requests and issues,
+``since`` on commits and issues, ``labels`` on issues, and ``branch`` and
+``created=>=`` on workflow runs. The compare endpoint is computed from the
+commit graph of the served commits, so commits the graph does not reach are
+not listed. Tests change the state
 (``pulls``, ``deployments``, ...) between runs to simulate activity.
 
 Not recorded, built here: the jobs of a workflow run without a recorded jobs
@@ -145,7 +146,12 @@ class FakeGitHub:
             return 404, {"message": "Not Found"}
         ahead = self._ancestors(head) - self._ancestors(base)
         ordered = sorted((by_sha[sha] for sha in ahead), key=_commit_time)
-        status = "ahead" if ahead else "identical" if base == head else "behind"
+        if ahead:
+            status = "ahead"
+        elif base == head:
+            status = "identical"
+        else:
+            status = "behind"
         envelope = {
             "status": status,
             "ahead_by": len(ahead),

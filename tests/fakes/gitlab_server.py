@@ -5,12 +5,14 @@ Listings page with ``X-Next-Page`` and accept ``updated_after`` with
 pipelines, ``since``/``ref_name`` on commits. The token is checked in the
 ``PRIVATE-TOKEN`` header. Tests change the state between runs.
 
-Not recorded, built here: the repository commit listing (the union of the
-recorded merge-request commits, whose parents the recording does not
-contain), the compare endpoint (computed from that commit graph), the
-environments listing (one per deployed environment, tier from its name), and
-the pipeline list items (the recorded pipeline details minus the detail
-fields, so the client must ask for the details).
+Not recorded, built here:
+
+- the repository commit listing: the union of the recorded merge-request
+  commits, whose parents the recording does not contain;
+- the compare endpoint, computed from that commit graph;
+- the environments listing: one per deployed environment, tier from its name;
+- the pipeline list items: the recorded pipeline details minus the detail
+  fields, so the client must ask for the details.
 """
 
 from __future__ import annotations
