@@ -108,13 +108,20 @@ def daily_changes(service: str, seconds, first="2026-02-01", last="2026-04-10"):
     ]
 
 
+def frequency_scenario(day: date) -> int:
+    """9 deployments a day, 7 on 2026-03-20, and 2 by as_of on 2026-04-10."""
+    if day == date(2026, 3, 20):
+        return 7
+    if day == date(2026, 4, 10):
+        return 2
+    return 9
+
+
 def scenario_facts():
     march_20 = date(2026, 3, 20)
     holiday = date(2026, 3, 17)
     deployments = [
-        *daily_deployments(
-            "df", lambda day: 7 if day == march_20 else 9 if day.day != 10 or day.month != 4 else 2
-        ),
+        *daily_deployments("df", frequency_scenario),
         *daily_deployments("df10", lambda day: 11),
         *daily_deployments("df12", lambda day: 12),
         *daily_deployments("df_biz", lambda day: 0 if day.weekday() >= 5 or day == holiday else 9),

@@ -1,8 +1,8 @@
 """The breach sensor: each breach and recovery recorded and notified once.
 
-The contract models are built once with real dbt on hand-made fact tables
-(the scenarios of test_contract_marts); each test works on its own copy of
-that warehouse, with a webhook server on 127.0.0.1.
+The contract models are built once with real dbt on the hand-made fact
+tables of test_contract_marts. Each test works on its own copy of that
+warehouse, with a webhook server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def contracts_dir(tmp_path, monkeypatch) -> Path:
 
 
 class WebhookServer:
-    """A webhook on 127.0.0.1 that answers with the queued status codes, then 200."""
+    """A webhook on 127.0.0.1 that responds with the queued status codes, then 200."""
 
     def __init__(self, statuses: list[int] | None = None):
         self.statuses = list(statuses or [])
@@ -192,7 +192,7 @@ def test_restart_with_stored_cursor_sends_nothing(warehouse, contracts_dir, webh
         refresh_happened(restarted)
         refresh_happened(restarted)
         tick(restarted, warehouse, cursor)
-        # A lost cursor: the table still knows what was recorded.
+        # A lost cursor: the breaches table still stores what was recorded.
         tick(restarted, warehouse, None)
         assert len(server.requests) == EXPECTED_EVENTS
     assert table_rows(warehouse, "select count(*) from contract_breaches") == [(EXPECTED_EVENTS,)]

@@ -1,7 +1,7 @@
 """Read contracts from YAML files and write them back.
 
 Several contracts (one per team or service) live side by side as the YAML
-files of one folder; each file holds one contract, whose id defaults to the
+files of one folder; each file contains one contract, whose id defaults to the
 file name without its extension.
 """
 

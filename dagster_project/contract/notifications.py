@@ -87,7 +87,7 @@ EVENT_COLUMNS = (
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one delivery pass did."""
+    """Counts of one delivery pass."""
 
     delivered: int
     failed: int

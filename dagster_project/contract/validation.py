@@ -67,7 +67,7 @@ CRITERION_KEYS = {"text", "check"}
 
 @dataclass(frozen=True)
 class ContractIssue:
-    """One invalid field: where it is, what it holds and what is allowed."""
+    """An invalid field: its path, its value and what is allowed."""
 
     path: str
     value: Any
@@ -192,6 +192,7 @@ def _outcome(collect: _Collector, path: str, data: Any) -> Outcome | None:
         collect.add(path, data, "must be a mapping of outcome fields")
         return None
     collect.unknown_keys(path, data, OUTCOME_KEYS)
+
     outcome_id = collect.identifier(f"{path}.id", _get(data, "id"))
     metric = collect.choice(f"{path}.metric", _get(data, "metric"), METRICS)
     operator = collect.choice(
@@ -202,6 +203,7 @@ def _outcome(collect: _Collector, path: str, data: Any) -> Outcome | None:
             f"{path}.operator", operator, f"must be {METRIC_OPERATORS[metric]} for metric {metric}"
         )
         operator = None
+
     target = _target(collect, f"{path}.target", _get(data, "target"))
     unit = _get(data, "unit")
     if metric and unit not in METRIC_UNITS[metric]:
@@ -209,6 +211,7 @@ def _outcome(collect: _Collector, path: str, data: Any) -> Outcome | None:
         value = None if unit is _MISSING else unit
         collect.add(f"{path}.unit", value, f"must be one of {allowed} for metric {metric}")
         unit = None
+
     window = collect.whole(
         f"{path}.window_days", _get(data, "window_days"), 1, DEFAULT_WINDOW_DAYS.get(metric or "")
     )
@@ -225,6 +228,7 @@ def _outcome(collect: _Collector, path: str, data: Any) -> Outcome | None:
         for key in ("title", "description", "metric_label", "measurement_method")
     }
     source = collect.text(f"{path}.measurement_source", _get(data, "measurement_source"), False)
+
     required = (outcome_id, metric, operator, target, unit, window, sustain)
     if any(value is None for value in required):
         return None

@@ -4,7 +4,7 @@
   ``data/reports/`` with baselines, statuses and checkpoint results.
 - ``contract_breach_sensor``: after each refresh that rebuilt
   ``contract_breach_events``, records new breaches and recoveries once in
-  ``contract_breaches`` and delivers their notifications; notifications that
+  ``contract_breaches`` and delivers their notifications. Notifications that
   failed are retried on the next tick. Its cursor stores the storage id of
   the last refresh it processed and how many notifications are pending.
 - Schedules: an hourly ``refresh_incremental`` and a daily ``refresh_all``,
@@ -41,7 +41,7 @@ HOURLY_REFRESH_CRON = "15 0,1,3-23 * * *"
 
 
 class ContractReportConfig(dg.Config):
-    """Where the contracts are read from and the reports written to."""
+    """Paths of the contract file or folder and of the report folder (empty: defaults)."""
 
     contracts_path: str = ""
     output_dir: str = ""
@@ -85,7 +85,7 @@ def contract_report(
 
 @dataclass(frozen=True)
 class BreachTickResult:
-    """What one breach-sensor tick did, and the cursor to store."""
+    """Counts of one breach-sensor tick, and the cursor to store."""
 
     cursor: str
     recorded: int

@@ -19,8 +19,8 @@ schedule as (
 ),
 
 -- The criterion reads the worst daily value over the sustain period: the
--- highest median, rate or restore time. Deployment frequency already holds
--- its lowest daily count over the sustain period.
+-- highest median, rate or restore time. The daily value of deployment
+-- frequency is already the lowest count over the sustain period.
 sustained as (
 
     select
