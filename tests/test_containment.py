@@ -132,7 +132,7 @@ def test_patch_id_group_shipped_by_earliest_member():
     assert result[("api", "c1")] == "release"
 
 
-def test_patch_id_member_never_deployed_is_shipped_with_group():
+def test_patch_id_undeployed_member_shipped():
     commits = [
         ("r", "c0", [], None),
         ("r", "fix", ["c0"], "patch-x"),
@@ -255,7 +255,7 @@ def test_merge_members_skip_main_merged_into_branch():
     assert members_of(commits, [("r", "m2")]) == {"m2": {"b1", "x", "b2"}}
 
 
-def test_merge_members_of_non_merge_or_unknown_sha_are_empty():
+def test_merge_members_of_non_merge_empty():
     commits = linear("r", ["c0", "c1"])
     assert members_of(commits, [("r", "c1"), ("r", "missing"), ("other", "c1")]) == {}
 

@@ -2,7 +2,7 @@
 
 sqlfluff's own dbt builtins return the text ``item`` for every ``var``, and
 have no ``adapter``, ``dbt`` or ``return``. These stand-ins render each call
-as plain SQL of the same shape, so the linter sees the model's real
+as plain SQL of the same shape, so the linter parses the model's real
 structure. They never run inside dbt.
 """
 

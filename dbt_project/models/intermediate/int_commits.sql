@@ -5,7 +5,7 @@ with
 commits as (
 
     {{ union_models(
-        ['stg_files__commits', 'stg_git__commits'],
+        ['stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'],
         [
             'source', 'repo', 'sha', 'parent_shas', 'parent_count', 'is_merge',
             'authored_at', 'committed_at', 'subject', 'reverted_sha', 'patch_id',

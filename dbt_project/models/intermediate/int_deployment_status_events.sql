@@ -5,7 +5,10 @@ with
 statuses as (
 
     {{ union_models(
-        ['stg_files__deployment_statuses', 'stg_git__deployment_statuses'],
+        [
+            'stg_files__deployment_statuses', 'stg_git__deployment_statuses',
+            'stg_github__deployment_statuses', 'stg_gitlab__deployment_statuses'
+        ],
         [
             'source', 'deployment_id', 'repo', 'service', 'environment_raw', 'environment',
             'is_production', 'sha', 'state_raw', 'state', 'state_at', 'started_at',

@@ -5,7 +5,10 @@ with
 listed as (
 
     {{ union_models(
-        ['stg_files__pull_requests', 'stg_git__pull_requests'],
+        [
+            'stg_files__pull_requests', 'stg_git__pull_requests', 'stg_github__pull_requests',
+            'stg_gitlab__merge_requests'
+        ],
         [
             'source', 'repo', 'pr_number', 'opened_at', 'merged_at', 'merge_commit_sha',
             'title', 'head_ref', 'labels', 'is_bot', 'created_as_draft', 'loaded_at'
@@ -17,7 +20,7 @@ listed as (
 commit_fields as (
 
     {{ union_models(
-        ['stg_files__commits', 'stg_git__commits'],
+        ['stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'],
         [
             'repo', 'sha', 'is_merge', 'committed_at', 'is_bot', 'pr_number', 'pr_opened_at',
             'pr_merged_at', 'pr_ready_for_review_at', 'pr_reopened_at', 'pr_closed_at',
