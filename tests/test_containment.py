@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dagster_project import containment, warehouse
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -289,3 +292,64 @@ def test_build_containment_table_writes_merge_members(tmp_path):
         containment.build_containment_table(con)
         rows = con.execute("select * from containment__merge_members").fetchall()
     assert rows == [("r", "m", "b1")]
+
+
+def ancestors(sha: str, parents: dict[str, list[str]]) -> set[str]:
+    """Return sha and its ancestors by a plain set walk, as a reference result."""
+    seen: set[str] = set()
+    stack = [sha] if sha in parents else []
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(parent for parent in parents[current] if parent in parents)
+    return seen
+
+
+@st.composite
+def histories(draw):
+    """Draw a random commit DAG (parents always older) and deployments of its commits."""
+    size = draw(st.integers(min_value=1, max_value=30))
+    parents: dict[str, list[str]] = {}
+    for index in range(size):
+        earlier = [f"c{i}" for i in range(index)]
+        chosen = (
+            draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)) if earlier else []
+        )
+        parents[f"c{index}"] = chosen
+    shas = sorted(parents)
+    deployed = draw(st.lists(st.sampled_from(shas), min_size=1, max_size=8))
+    return parents, deployed
+
+
+@given(histories())
+@settings(max_examples=150, deadline=None)
+def test_first_deployments_match_ancestor_sets(history):
+    parents, deployed = history
+    commits = [("r", sha, shas) for sha, shas in parents.items()]
+    deployments = [(f"d{i:02d}", "r", "api", sha, at(i)) for i, sha in enumerate(deployed)]
+    result = shipped_by(containment.compute_first_deployments(commits, deployments))
+
+    expected: dict[tuple[str, str], str] = {}
+    for key, _, _, sha, _ in deployments:
+        for reached in ancestors(sha, parents):
+            expected.setdefault(("api", reached), key)
+    assert result == expected
+
+
+@given(histories())
+@settings(max_examples=150, deadline=None)
+def test_merge_members_match_set_difference(history):
+    parents, _ = history
+    commits = [("r", sha, shas) for sha, shas in parents.items()]
+    merges = [sha for sha, shas in parents.items() if len(shas) > 1]
+    result = members_of(commits, [("r", sha) for sha in merges])
+
+    expected: dict[str, set[str]] = {}
+    for merge in merges:
+        first, *others = parents[merge]
+        brought = set().union(*(ancestors(other, parents) for other in others))
+        members = brought - ancestors(first, parents)
+        if members:
+            expected[merge] = members
+    assert result == expected
