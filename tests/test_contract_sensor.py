@@ -336,3 +336,10 @@ def test_record_then_deliver_directly(warehouse, contracts_dir, monkeypatch):
         assert (report.delivered, report.pending) == (2 * EXPECTED_EVENTS, 0)
         assert deliver_pending(con, post=post).delivered == 0
     assert len(sent) == EXPECTED_EVENTS
+
+
+def test_record_before_first_refresh(tmp_path, contracts_dir):
+    empty = tmp_path / "empty.duckdb"
+    with duckdb.connect(str(empty)) as con:
+        assert record_breaches(con, load_contracts(contracts_dir)) == []
+        assert deliver_pending(con).pending == 0

@@ -136,6 +136,9 @@ def record_breaches(
     now = now or datetime.now(UTC)
     by_id = {contract.id: contract for contract in contracts}
     columns = ", ".join(f"events.{column}" for column in EVENT_COLUMNS)
+    if not _table_exists(con, "contract_breach_events"):
+        logger.warning("contract_breach_events does not exist yet: run the refresh first")
+        return []
     rows = con.execute(
         f"""
         select {columns}
@@ -161,6 +164,11 @@ def record_breaches(
         con.execute("rollback")
         raise
     return events
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    query = "select count(*) from information_schema.tables where table_name = ?"
+    return con.execute(query, [table]).fetchone()[0] > 0
 
 
 def _insert_event(con, event: dict, contract: Contract, now: datetime) -> None:
