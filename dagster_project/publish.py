@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import yaml
 
 DATABASE_NAME = "dora_marts.duckdb"
 PARQUET_LINK_NAME = "parquet"
@@ -46,7 +48,7 @@ PUBLISHED_DIR_ENV = "DORA_PUBLISHED_DIR"
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What one publish wrote: paths, version and the row count of each table."""
+    """Paths, version and per-table row counts of one publish."""
 
     database_path: Path
     parquet_path: Path
@@ -213,3 +215,75 @@ def publish_marts(
         previous = _swap_parquet(new_parquet, link, version)
         _prune_parquet_versions(folder, {new_parquet, *([previous] if previous else [])})
     return PublishResult(target, link, version, row_counts)
+
+
+# ---- the catalog of published tables, for BI users -----------------------------------
+
+DOC_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.DOTALL)
+DOC_REFERENCE = re.compile(r"""{{\s*doc\(\s*["'](\w+)["']\s*\)\s*}}""")
+QUARANTINE_SUMMARY_DOC = {
+    "description": (
+        "Grain: one row per (source, entity, reason): the rows the loaders could not use, "
+        "counted. Built by the publish step from the warehouse's quarantine table; the "
+        "quarantined rows themselves stay in the warehouse."
+    ),
+    "columns": [
+        ("source", "Source instance that delivered the rows."),
+        ("entity", "Entity the rows were meant for (commits, deployment_statuses, ...)."),
+        ("reason", "Why the rows were quarantined, with the fix."),
+        ("row_count", "Number of quarantined rows."),
+        ("first_loaded_at", "First load time of these rows (UTC)."),
+        ("last_loaded_at", "Last load time of these rows (UTC)."),
+    ],
+}
+
+
+def _doc_blocks(dbt_project_dir: Path) -> dict[str, str]:
+    blocks = {}
+    for path in sorted(dbt_project_dir.glob("models/**/*.md")):
+        for name, body in DOC_BLOCK.findall(path.read_text(encoding="utf-8")):
+            blocks[name] = body.strip()
+    return blocks
+
+
+def _one_line(text: str | None, blocks: dict[str, str]) -> str:
+    resolved = DOC_REFERENCE.sub(lambda match: blocks.get(match.group(1), ""), text or "")
+    return " ".join(resolved.split()).replace("|", "\\|")
+
+
+def mart_catalog(dbt_project_dir: str | os.PathLike[str]) -> dict[str, dict]:
+    """Return ``{table: {"description", "columns": [(name, description)]}}`` of the published tables.
+
+    Read from the model and seed YAML files of the dbt project, with ``doc()``
+    references resolved, so the catalog follows the models.
+    """
+    project = Path(dbt_project_dir)
+    blocks = _doc_blocks(project)
+    catalog: dict[str, dict] = {}
+    paths = [*project.glob("models/**/*.yml"), *project.glob("seeds/**/*.yml")]
+    for path in sorted(paths):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for node in [*document.get("models", []), *document.get("seeds", [])]:
+            name = node.get("name", "")
+            if not is_mart_table(name):
+                continue
+            catalog[name] = {
+                "description": _one_line(node.get("description"), blocks),
+                "columns": [
+                    (column["name"], _one_line(column.get("description"), blocks))
+                    for column in node.get("columns", [])
+                ],
+            }
+    catalog[QUARANTINE_SUMMARY] = QUARANTINE_SUMMARY_DOC
+    return dict(sorted(catalog.items()))
+
+
+def catalog_markdown(catalog: dict[str, dict]) -> str:
+    """Return the catalog as Markdown: one heading, description and column table per table."""
+    parts = []
+    for table, entry in catalog.items():
+        parts.append(f"### `{table}`\n\n{entry['description']}\n")
+        rows = ["| column | description |", "|---|---|"]
+        rows += [f"| `{name}` | {description} |" for name, description in entry["columns"]]
+        parts.append("\n".join(rows) + "\n")
+    return "\n".join(parts)

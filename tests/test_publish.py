@@ -255,3 +255,26 @@ def test_readers_see_complete_copies_only(tmp_path):
     assert report["errors"] == []
     assert set(report["seen"]) <= {10 * version for version in range(1, 9)}
     assert 80 in report["seen"]
+
+
+def test_catalog_lists_published_marts():
+    from dagster_project import settings
+
+    catalog = publish.mart_catalog(settings.DBT_PROJECT_DIR)
+
+    assert "int_changes" not in catalog
+    assert "stg_files__commits" not in catalog
+    columns = dict(catalog["dora_daily"]["columns"])
+    assert "deployment_count" in columns
+    # doc() references of the YAML are resolved into their text.
+    assert "{{" not in columns["deployment_count"]
+    assert columns["deployment_count"]
+    assert dict(catalog["quarantine_summary"]["columns"])["row_count"]
+
+
+def test_bi_access_catalog_is_current():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bi_docs.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
