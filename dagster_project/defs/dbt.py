@@ -105,25 +105,45 @@ def dbt_before_containment(
     yield from _stream_build(context, dbt, warehouse, run_settings, "staging and deployment")
 
 
-@dg.asset(
-    key=CONTAINMENT_TABLE,
-    deps=[dg.AssetKey("int_commits"), dg.AssetKey("int_production_deployments")],
-    group_name="intermediate",
-    kinds={"python", "duckdb"},
-    description=(
-        "One row per (repo, commit, service): the first counted production deployment "
-        "of the service that contains the commit. Computed by a graph walk in Python "
-        "whose cost is linear in commits times services per repository plus deployments."
-    ),
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            CONTAINMENT_TABLE,
+            deps=["int_commits", "int_production_deployments", "int_pull_requests"],
+            group_name="intermediate",
+            kinds={"python", "duckdb"},
+            description=(
+                "One row per (repo, commit, service): the first counted production deployment "
+                "of the service that contains the commit. Computed by a graph walk in Python "
+                "whose cost is linear in commits times services per repository plus deployments."
+            ),
+        ),
+        dg.AssetSpec(
+            containment.MERGE_MEMBERS_TABLE,
+            deps=["int_commits", "int_pull_requests"],
+            group_name="intermediate",
+            kinds={"python", "duckdb"},
+            description="One row per commit that a pull request's merge commit brings onto its branch.",
+        ),
+    ],
+    name="containment",
 )
-def containment__commit_deployments(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def containment_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Walk the commit graph and rewrite both containment tables in one step."""
     progress.report("containment: walking the commit graph")
     with warehouse.connect() as con:
-        rows = containment.build_containment_table(con)
-    context.log.info(f"Containment: {rows} (commit, service) pairs shipped")
-    return dg.MaterializeResult(metadata={"row_count": dg.MetadataValue.int(int(rows or 0))})
+        shipments = containment.build_containment_table(con)
+        members = con.execute(f"select count(*) from {containment.MERGE_MEMBERS_TABLE}").fetchone()[
+            0
+        ]
+    context.log.info(f"Containment: {shipments} (commit, service) pairs shipped")
+    yield dg.MaterializeResult(
+        asset_key=CONTAINMENT_TABLE, metadata={"row_count": dg.MetadataValue.int(int(shipments))}
+    )
+    yield dg.MaterializeResult(
+        asset_key=containment.MERGE_MEMBERS_TABLE,
+        metadata={"row_count": dg.MetadataValue.int(int(members))},
+    )
 
 
 @dbt_assets(
@@ -144,6 +164,6 @@ def dbt_after_containment(
 
 
 defs = dg.Definitions(
-    assets=[dbt_before_containment, containment__commit_deployments, dbt_after_containment],
+    assets=[dbt_before_containment, containment_tables, dbt_after_containment],
     resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())},
 )
