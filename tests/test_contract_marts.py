@@ -246,7 +246,9 @@ def scenario_contracts():
     berlin = contract(
         "berlin", [outcome("df_tz", df[0], "df_tz", 8, df[2])], timezone="Europe/Berlin"
     )
-    documents = [main, tens, biz, biz_plain, early, berlin]
+    # The final checkpoint's last day is the as_of day, still incomplete.
+    ending = contract("ending", [outcome("df", df[0], "df", 8, df[2])], start="2026-02-14")
+    documents = [main, tens, biz, biz_plain, early, berlin, ending]
     return [validate_contract(document, source=document["id"]) for document in documents]
 
 
@@ -602,3 +604,15 @@ def test_dst_day_is_23_hours(marts):
     assert start_29 == at("2026-03-28", "23:00:00")
     assert end_29 == start_30 == at("2026-03-29", "22:00:00")
     assert daily(marts, "berlin", "df_tz", "2026-03-29")["criterion_value"] == 7
+
+
+def test_final_verdict_waits_for_complete_day(marts):
+    final_day = daily(marts, "ending", "df", "2026-04-10")
+    assert final_day["is_final_checkpoint"] is True
+    assert final_day["is_complete_day"] is False
+    assert final_day["status"] == "on-track"
+    (reached,) = marts.execute(
+        "select is_reached from contract_checkpoints where contract_id = 'ending' "
+        "and outcome_id = 'df' and checkpoint_name = 'Final evaluation'"
+    ).fetchone()
+    assert reached is False

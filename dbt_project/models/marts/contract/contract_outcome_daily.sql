@@ -114,12 +114,16 @@ evaluated as (
 
 ),
 
+-- The verdict is known once the final checkpoint's last day is complete.
 with_final as (
 
     select
         *,
         max(
-            case when metric_date = final_date then case when is_criterion_met then 1 else 0 end end
+            case
+                when metric_date = final_date and is_complete_day
+                    then case when is_criterion_met then 1 else 0 end
+            end
         ) over (partition by contract_id, outcome_id) as final_criterion_met
     from evaluated
 
@@ -152,8 +156,14 @@ final as (
         with_final.is_criterion_met,
         with_final.margin,
         case
-            when with_final.metric_date >= with_final.final_date
-                then case when with_final.final_criterion_met = 1 then 'met' else 'missed' end
+            when
+                with_final.metric_date >= with_final.final_date
+                and with_final.final_criterion_met = 1
+                then 'met'
+            when
+                with_final.metric_date >= with_final.final_date
+                and with_final.final_criterion_met = 0
+                then 'missed'
             when not with_final.has_data then 'not-started'
             when with_final.metric_date < with_final.baseline_date then 'baselining'
             when not with_final.is_criterion_met then 'off-track'
