@@ -52,6 +52,8 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
 def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
     cursor = con.execute(sql)
     names = [column[0] for column in cursor.description]
+    if len(set(names)) != len(names):
+        raise ValueError(f"query selects a column twice: {names}")
     table: dict[str, list] = {name: [] for name in names}
     for row in cursor.fetchall():
         for name, value in zip(names, row, strict=True):
@@ -73,8 +75,10 @@ def _settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _daily(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
-    metric_columns = dict.fromkeys(spec.daily_column for spec in METRICS)
-    columns = ", ".join([*DAILY_COUNT_COLUMNS, *metric_columns])
+    # dict.fromkeys drops repeats: a column selected twice would misalign the columns.
+    columns = ", ".join(
+        dict.fromkeys([*DAILY_COUNT_COLUMNS, *(spec.daily_column for spec in METRICS)])
+    )
     return _columns(
         con,
         f"select metric_date, service, {columns} from dora_daily order by metric_date, service",
@@ -82,15 +86,16 @@ def _daily(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 
 
 def _trailing(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
-    metric_columns = dict.fromkeys(spec.trailing_column for spec in METRICS)
     columns = ", ".join(
-        [
-            "deployment_count",
-            "eligible_deployment_count",
-            "failed_deployment_count",
-            "incident_count",
-            *metric_columns,
-        ]
+        dict.fromkeys(
+            [
+                "deployment_count",
+                "eligible_deployment_count",
+                "failed_deployment_count",
+                "incident_count",
+                *(spec.trailing_column for spec in METRICS),
+            ]
+        )
     )
     return _columns(
         con,
