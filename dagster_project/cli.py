@@ -181,7 +181,9 @@ def run_metrics(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     from dagster_project.sample import generator
 
-    counts = generator.generate(Path(args.out), size=args.size, seed=args.seed)
+    counts = generator.generate(
+        Path(args.out), size=args.size, seed=args.seed, end_date=args.end_date, scale=args.scale
+    )
     print(json.dumps(counts, default=str))
     return EXIT_OK
 
@@ -241,6 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default=str(settings.SAMPLE_EVENTS_DIR), help="output folder")
     sample.add_argument("--size", default="small", choices=["small", "large", "xlarge"])
     sample.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    sample.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=date(2026, 11, 30),
+        help="last day (YYYY-MM-DD)",
+    )
+    sample.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="share of the days to simulate, in (0, 1], for quick runs",
+    )
     sample.set_defaults(handler=run_sample)
 
     ui = commands.add_parser("ui", help="start the Dagster UI with schedules and sensors")

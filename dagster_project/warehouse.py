@@ -186,6 +186,59 @@ def _bulk_insert(
         os.unlink(temp_name)
 
 
+def _prepare_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Fill ``_loaded_at``, serialise dict payloads, and keep the last row of each key."""
+    loaded_at = datetime.now(UTC)
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        prepared = dict(row)
+        prepared.setdefault("_loaded_at", loaded_at)
+        payload = prepared.get("_payload")
+        if payload is not None and not isinstance(payload, str):
+            prepared["_payload"] = json.dumps(payload, default=_json_default, sort_keys=True)
+        unique[(prepared["_source"], prepared["_record_key"])] = prepared
+    return list(unique.values())
+
+
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Iterable[Mapping[str, Any]],
+    columns: Mapping[str, str] | None,
+    replace_source: str | None,
+) -> int:
+    table_columns = {**BOOKKEEPING_COLUMNS, **(columns or RAW_TABLES[table])}
+    prepared = _prepare_rows(rows)
+    if not prepared and replace_source is None:
+        return 0
+    con.execute("begin transaction")
+    try:
+        if replace_source is not None:
+            con.execute(f"delete from {table} where _source = ?", [replace_source])
+        else:
+            con.execute(
+                "create or replace temp table _upsert_keys (_source varchar, _record_key varchar)"
+            )
+            keys = [
+                {"_source": row["_source"], "_record_key": row["_record_key"]} for row in prepared
+            ]
+            _bulk_insert(
+                con, "_upsert_keys", {"_source": "varchar", "_record_key": "varchar"}, keys
+            )
+            con.execute(
+                f"delete from {table} using _upsert_keys as k "
+                f"where {table}._source = k._source and {table}._record_key = k._record_key"
+            )
+            con.execute("drop table _upsert_keys")
+        if prepared:
+            _bulk_insert(con, table, table_columns, prepared)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return len(prepared)
+
+
 def upsert_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -198,40 +251,7 @@ def upsert_rows(
     and ``_payload`` may be a dict, which is stored as JSON text. Within one
     call the last row with a given key wins. Returns the number of rows written.
     """
-    table_columns = {**BOOKKEEPING_COLUMNS, **(columns or RAW_TABLES[table])}
-    loaded_at = datetime.now(UTC)
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        prepared = dict(row)
-        prepared.setdefault("_loaded_at", loaded_at)
-        payload = prepared.get("_payload")
-        if payload is not None and not isinstance(payload, str):
-            prepared["_payload"] = json.dumps(payload, default=_json_default, sort_keys=True)
-        unique[(prepared["_source"], prepared["_record_key"])] = prepared
-    if not unique:
-        return 0
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            "create or replace temp table _upsert_keys (_source varchar, _record_key varchar)"
-        )
-        _bulk_insert(
-            con,
-            "_upsert_keys",
-            {"_source": "varchar", "_record_key": "varchar"},
-            [{"_source": s, "_record_key": k} for s, k in unique],
-        )
-        con.execute(
-            f"delete from {table} using _upsert_keys as k "
-            f"where {table}._source = k._source and {table}._record_key = k._record_key"
-        )
-        _bulk_insert(con, table, table_columns, list(unique.values()))
-        con.execute("drop table _upsert_keys")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return len(unique)
+    return _write_rows(con, table, rows, columns, replace_source=None)
 
 
 def replace_source_rows(
@@ -241,10 +261,8 @@ def replace_source_rows(
     rows: Iterable[Mapping[str, Any]],
     columns: Mapping[str, str] | None = None,
 ) -> int:
-    """Replace every row of one source with ``rows`` (a full snapshot of that source)."""
-    rows = list(rows)
-    con.execute(f"delete from {table} where _source = ?", [source])
-    return upsert_rows(con, table, rows, columns)
+    """Replace every row of one source with ``rows`` (a full snapshot), in one transaction."""
+    return _write_rows(con, table, rows, columns, replace_source=source)
 
 
 def quarantine_rows(

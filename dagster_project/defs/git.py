@@ -50,7 +50,10 @@ def raw_git(
                 compute_patch_ids=repo.compute_patch_ids,
             )
             context.log.info(f"Reading git repository {repo.path} as {repo.repo}")
-            counts = git.load_git_repository(con, source_config)
+            extract = git.read_git_repository(source_config)
+            for warning in extract.warnings:
+                context.log.warning(f"git {repo.repo}: {warning}")
+            counts = git.load_git_extract(con, extract)
             totals[git.COMMITS_TABLE] += counts["commits"]
             totals[git.PULL_REQUESTS_TABLE] += counts["pull_requests"]
             totals[git.DEPLOYMENT_STATUSES_TABLE] += counts["deployment_statuses"]
