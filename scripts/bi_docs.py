@@ -7,14 +7,14 @@ Usage:
 
 The catalog is read from the model and seed YAML files of the dbt project.
 ``--dbt-docs`` writes dbt's single-page site (``static_index.html``, with the
-catalog read from the warehouse) into ``data/docs/``; it needs no network, but
-it opens the warehouse, so run it when no refresh is running.
+catalog read from the warehouse) into ``data/docs/``. It needs no network. It
+opens the warehouse (``$DORA_WAREHOUSE`` or ``data/dora.duckdb``), so run it
+when no refresh is running.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -56,8 +56,6 @@ def generate_dbt_docs(output_dir: Path) -> None:
                 str(output_dir),
                 "--log-path",
                 logs,
-                "--vars",
-                json.dumps({"as_of": "1970-01-01T00:00:00+00:00"}),
             ],
             cwd=settings.DBT_PROJECT_DIR,
             env=environment,
@@ -69,7 +67,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the section is current")
     parser.add_argument(
-        "--dbt-docs", action="store_true", help="also write dbt's static docs site to data/docs/"
+        "--dbt-docs", action="store_true", help="also write dbt's static docs site (see --output)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=settings.DATA_DIR / "docs",
+        help="folder for the dbt docs site (default: data/docs)",
     )
     arguments = parser.parse_args()
     text = DOC_PATH.read_text(encoding="utf-8")
@@ -81,7 +85,7 @@ def main() -> int:
         return 0
     DOC_PATH.write_text(updated, encoding="utf-8")
     if arguments.dbt_docs:
-        generate_dbt_docs(settings.DATA_DIR / "docs")
+        generate_dbt_docs(arguments.output.resolve())
     return 0
 
 
