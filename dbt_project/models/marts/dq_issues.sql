@@ -8,7 +8,7 @@ deployments as (
 
 changes as (
 
-    select * from {{ ref('fct_changes') }}
+    select * from {{ ref('int_changes') }}
 
 ),
 
