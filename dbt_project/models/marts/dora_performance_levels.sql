@@ -43,6 +43,15 @@ current_benchmarks as (
 
 ),
 
+metric_units as (
+
+    select distinct
+        metric,
+        unit
+    from current_benchmarks
+
+),
+
 latest as (
 
     select * from trailing_metrics
@@ -99,11 +108,13 @@ classified as (
         metric_values.service,
         metric_values.metric,
         metric_values.metric_value,
-        current_benchmarks.unit,
+        metric_units.unit,
         current_benchmarks.level,
         current_benchmarks.report_year,
         current_benchmarks.version
     from metric_values
+    left join metric_units
+        on metric_values.metric = metric_units.metric
     left join current_benchmarks
         on
             metric_values.metric = current_benchmarks.metric
