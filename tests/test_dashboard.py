@@ -392,6 +392,48 @@ def test_embedded_json_cannot_close_script():
     assert json.loads(text) == {"note": "</script><script>alert(1)</script> & <!--"}
 
 
+def test_headline_metadata_keys():
+    from dagster_project.defs.dashboard import headline_metadata
+
+    metadata = headline_metadata(
+        {
+            "__all__": {"deployments_per_day": 7.5, "change_failure_rate": None},
+            "web": {"deployments_per_day": 2.25, "mttr_minutes": 12.0},
+        }
+    )
+
+    assert list(metadata) == [
+        "deployments_per_day",
+        "deployments_per_day.web",
+        "mttr_minutes.web",
+    ]
+    assert metadata["deployments_per_day"] == dg.MetadataValue.float(7.5)
+    assert metadata["mttr_minutes.web"] == dg.MetadataValue.float(12.0)
+
+
+def test_contract_markdown_table():
+    from dagster_project.defs.dashboard import contract_markdown
+
+    outcome = {
+        "contract_id": "default",
+        "outcome_id": "lead_time",
+        "status": "at-risk",
+        "status_date": "2026-11-30",
+        "headline_value": 2.3456,
+        "operator": "<=",
+        "target_value": 2.5,
+        "unit": "hours",
+        "baseline_date": "2026-10-07",
+    }
+
+    table = contract_markdown({"present": True, "outcomes": [outcome]})
+
+    assert table.splitlines()[2] == (
+        "| default | lead_time | at-risk | 2026-11-30 | 2.35 | <= 2.50 hours | 2026-10-07 |"
+    )
+    assert contract_markdown({"present": False, "reason": "no contract is loaded"}) is None
+
+
 @pytest.mark.slow
 def test_refresh_runs_reporting_assets(sample_build):
     missing = REPORT_ASSETS - sample_build.materialized
