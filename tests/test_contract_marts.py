@@ -252,9 +252,11 @@ def scenario_contracts():
     return [validate_contract(document, source=document["id"]) for document in documents]
 
 
-def run_dbt(warehouse: Path, target: Path, contracts, command: str = "build") -> dict:
+def run_dbt(
+    warehouse: Path, target: Path, contracts, command: str = "build", as_of: str = AS_OF
+) -> dict:
     """Build the contract models on ``warehouse``; return dbt's run results."""
-    variables = {"as_of": AS_OF, "timezone": "UTC", **contract_vars(contracts)}
+    variables = {"as_of": as_of, "timezone": "UTC", **contract_vars(contracts)}
     env = {
         **os.environ,
         "DORA_WAREHOUSE": str(warehouse),
