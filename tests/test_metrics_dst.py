@@ -1,9 +1,9 @@
 """Daily buckets of the window-metrics reader across a daylight-saving change.
 
 The fact tables are written directly into a DuckDB file with the columns the
-reader uses, so the test pins the reader's date arithmetic on its own:
-Europe/Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on 2024-03-31, which
-makes that local day 23 hours long.
+reader uses, so the test pins the reader's date arithmetic on its own.
+Europe/Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on 2024-03-31, so that
+local day is 23 hours long.
 """
 
 from __future__ import annotations
