@@ -326,6 +326,9 @@ DOM_STATE = """JSON.stringify({
   levels: Array.from(document.querySelectorAll('#levels-by-service tbody tr')).map(function (row) {
     return Array.from(row.children).map(function (cell) { return cell.textContent; });
   }),
+  bars: Array.from(document.querySelectorAll('svg.bars-svg[data-metric="deployments_per_day"] rect.bar')).map(function (bar) {
+    return [bar.getAttribute('data-service'), Number(bar.getAttribute('data-value'))];
+  }),
   from: document.getElementById('filter-from').value,
   to: document.getElementById('filter-to').value
 })"""
@@ -497,6 +500,13 @@ def test_dashboard_charts_match_marts(sample_build):
     assert float(tiles["deployments_per_day"]) == pytest.approx(expected_frequency)
     expected_restore = trailing_value(warehouse, "mean_restore_seconds", "__all__")
     assert float(tiles["mttr_minutes"]) == pytest.approx(expected_restore / 60)
+    bars = dict(state["bars"])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        services = {row[0] for row in con.execute("select service from dim_services").fetchall()}
+    assert set(bars) == services
+    for service, value in bars.items():
+        expected = trailing_value(warehouse, "deployment_frequency_per_day", service)
+        assert value == pytest.approx(expected), service
     with duckdb.connect(str(warehouse), read_only=True) as con:
         open_incidents = con.execute("select count(*) from fct_incidents where is_open").fetchone()
         levels = dict(

@@ -36,13 +36,13 @@ MART_KEYS = sorted(
 
 
 class DashboardConfig(dg.Config):
-    """Where the dashboard file is written."""
+    """Output path of the dashboard file; empty means the default."""
 
     output_path: str = ""
 
 
 class PublishConfig(dg.Config):
-    """Where the published copy of the marts is written."""
+    """Output folder of the published copy of the marts; empty means the default."""
 
     published_dir: str = ""
 

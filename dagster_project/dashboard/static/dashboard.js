@@ -59,7 +59,13 @@
 
   function formatNumber(value, digits) {
     if (!isNumber(value)) return "no data";
-    var places = digits === undefined ? (Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2) : digits;
+    var places = digits;
+    if (places === undefined) {
+      // Three significant figures up to 100, whole numbers above.
+      places = 2;
+      if (Math.abs(value) >= 10) places = 1;
+      if (Math.abs(value) >= 100) places = 0;
+    }
     return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   }
 
@@ -170,6 +176,17 @@
     return target.operator === ">=" ? value >= target.value : value <= target.value;
   }
 
+  function targetVerdict(meets) {
+    if (meets === null) return "no data";
+    return meets ? "meets target" : "misses target";
+  }
+
+  function checkpointRole(checkpoint) {
+    if (checkpoint.is_baseline) return " (baseline)";
+    if (checkpoint.is_final) return " (final)";
+    return "";
+  }
+
   function levelOf(service, levelMetric) {
     if (!levelMetric) return null;
     for (var index = 0; index < DATA.levels.length; index++) {
@@ -278,7 +295,7 @@
         el("p", {
           text: target
             ? "Target " + target.operator + " " + formatNumber(target.value) + " " + metric.unit + ": " +
-              (meets === null ? "no data" : meets ? "meets target" : "misses target")
+              targetVerdict(meets)
             : "No target set"
         }),
         metric.level_metric
@@ -351,7 +368,7 @@
       ], checkpoints.map(function (checkpoint) {
         return { cells: [
           checkpoint.outcome_id,
-          checkpoint.checkpoint_name + (checkpoint.is_baseline ? " (baseline)" : checkpoint.is_final ? " (final)" : ""),
+          checkpoint.checkpoint_name + checkpointRole(checkpoint),
           checkpoint.measured_through_date,
           checkpoint.is_reached ? "yes" : "no",
           checkpoint.is_reached ? formatNumber(checkpoint.headline_value) : "",
@@ -446,7 +463,9 @@
     });
     var labelPositions = count > 2 ? [0, Math.floor((count - 1) / 2), count - 1] : series.map(function (_, position) { return position; });
     labelPositions.forEach(function (position, order) {
-      var anchor = order === 0 ? "start" : order === labelPositions.length - 1 ? "end" : "middle";
+      var anchor = "middle";
+      if (order === 0) anchor = "start";
+      if (order === labelPositions.length - 1) anchor = "end";
       axis.appendChild(svgEl("text", { x: x(position), y: CHART.height - 8, "text-anchor": anchor, text: series[position].date }));
     });
     svg.appendChild(axis);
@@ -533,10 +552,59 @@
         }))
       };
     });
-    replaceContent("service-table", [table(
+    var bars = el("div", { "class": "service-bars" }, DATA.metrics.map(function (metric) {
+      return drawServiceBars(metric, services);
+    }));
+    replaceContent("service-table", [bars, table(
       "Trailing " + state.windowDays + " days to " + state.to + ", every service", headers, rows,
       { rowHeaders: true, id: "per-service-table" }
     )]);
+  }
+
+  // One horizontal bar per service: the trailing value at the end of the date range.
+  function drawServiceBars(metric, services) {
+    var rows = services.filter(function (service) { return service !== ALL; }).map(function (service) {
+      var row = trailingRow(service, state.windowDays, state.to);
+      var raw = row ? row[metric.trailing_column] : null;
+      return { service: service, value: isNumber(raw) ? raw * metric.scale : null };
+    });
+    var target = targetOf(metric);
+    var values = rows.filter(function (row) { return isNumber(row.value); }).map(function (row) { return row.value; });
+    var xMax = niceMax(Math.max.apply(null, values.concat(target ? [target.value] : [], [0])) * 1.05);
+    var labelWidth = 90;
+    var barHeight = 18;
+    var width = 320;
+    var height = rows.length * (barHeight + 6) + 8;
+    var plotWidth = width - labelWidth - 60;
+    function x(value) { return labelWidth + (value / xMax) * plotWidth; }
+    var svg = svgEl("svg", {
+      viewBox: "0 0 " + width + " " + height, "class": "bars-svg", role: "img",
+      "aria-label": metric.title + " by service, trailing " + state.windowDays + " days to " + state.to + ": " +
+        rows.map(function (row) { return row.service + " " + formatNumber(row.value); }).join(", "),
+      "data-metric": metric.key, "data-bar-count": values.length
+    });
+    rows.forEach(function (row, index) {
+      var top = 4 + index * (barHeight + 6);
+      svg.appendChild(svgEl("text", { x: labelWidth - 6, y: top + barHeight - 5, "text-anchor": "end", "class": "bar-label", text: row.service }));
+      if (isNumber(row.value)) {
+        svg.appendChild(svgEl("rect", {
+          "class": "bar" + (row.service === state.service ? " bar-selected" : ""), x: labelWidth, y: top,
+          width: Math.max(1, x(row.value) - labelWidth).toFixed(1), height: barHeight,
+          "data-service": row.service, "data-value": row.value
+        }));
+      }
+      svg.appendChild(svgEl("text", {
+        x: (isNumber(row.value) ? x(row.value) : labelWidth) + 4, y: top + barHeight - 5, "class": "bar-label",
+        text: formatNumber(row.value)
+      }));
+    });
+    if (target) {
+      svg.appendChild(svgEl("line", { "class": "target", x1: x(target.value), x2: x(target.value), y1: 0, y2: height, "aria-hidden": "true" }));
+    }
+    return el("figure", { "class": "bars" }, [
+      el("figcaption", { text: metric.title + " (" + metric.unit + ")" }),
+      svg
+    ]);
   }
 
   function renderLevels() {
