@@ -1,7 +1,7 @@
-"""Metrics from the GitHub API path agree with the same events loaded as neutral-form files.
+"""Metrics from the GitHub and GitLab API paths agree with the same events as neutral files.
 
-One warehouse is filled by the GitHub extraction from the fake server and
-then refreshed. Another is refreshed from neutral-form files that this test
+One warehouse is filled by the GitHub and GitLab extractions from the fake
+servers and then refreshed. Another is refreshed from neutral-form files that this test
 derives from the same API objects with its own mapping, written
 independently of the source code. The marts of both must give the same
 DORA metrics.
@@ -21,26 +21,38 @@ from dagster_project import metrics, pipeline, warehouse
 from dagster_project.settings import DBT_PROJECT_DIR
 from tests.conftest import write_events
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.gitlab_server import FakeGitLab
 from tests.test_github_extract import REPO, commits_by_time, run_extract
+from tests.test_gitlab_extract import PROJECT, mark_incidents, mr_commit_shas
+from tests.test_gitlab_extract import run_extract as run_gitlab_extract
 
 AS_OF = "2031-01-01T00:00:00+00:00"
 WINDOWS = [
     ("2013-04-01T00:00:00+00:00", "2013-05-01T00:00:00+00:00"),
     ("2018-07-01T00:00:00+00:00", "2019-09-01T00:00:00+00:00"),
+    ("2020-05-01T00:00:00+00:00", "2020-06-01T00:00:00+00:00"),
+    ("2023-11-01T00:00:00+00:00", "2023-12-01T00:00:00+00:00"),
 ]
+SERVICES = [REPO.services[0], PROJECT.services[0], "billing"]
 # Deployments only: the recorded workflow runs belong to another repository.
 CONFIG = dataclasses.replace(REPO, deploy_workflow=None, deploy_branch=None)
 
 
 def unions_include_github() -> bool:
     models = DBT_PROJECT_DIR / "models" / "intermediate"
-    names = ("int_commits.sql", "int_deployment_status_events.sql", "int_pull_requests.sql")
-    return all("stg_github__" in (models / name).read_text() for name in names)
+    names = (
+        "int_commits.sql",
+        "int_deployment_status_events.sql",
+        "int_pull_requests.sql",
+        "int_incidents__records.sql",
+    )
+    texts = [(models / name).read_text() for name in names]
+    return all("stg_github__" in text and "stg_gitlab__" in text for text in texts)
 
 
 pytestmark = pytest.mark.skipif(
     not unions_include_github(),
-    reason="the intermediate union lists do not include the GitHub staging models yet",
+    reason="the intermediate union lists do not include the GitHub and GitLab models yet",
 )
 
 
@@ -185,6 +197,133 @@ def neutral_events(server: FakeGitHub) -> dict[str, list[dict]]:
     }
 
 
+def stage_gitlab_activity(server: FakeGitLab) -> None:
+    """Add production deployments of merge-request commits in May 2020, and incidents."""
+    shas = mr_commit_shas(server)
+    server.add_deployment(8001, shas[5], "production", "success", "2020-05-04T10:00:00Z")
+    server.add_deployment(8002, shas[20], "production", "failed", "2020-05-05T10:00:00Z")
+    server.add_deployment(8003, shas[30], "production", "success", "2020-05-06T10:00:00Z")
+    server.add_deployment(8004, shas[36], "live", "success", "2020-05-07T10:00:00Z")
+    mark_incidents(server)
+
+
+def gitlab_neutral_commits(server: FakeGitLab, merged_at: dict[int, str]) -> list[dict]:
+    listed = {mr["iid"] for mr in server.merge_requests}
+    links: dict[str, tuple[str, int]] = {}
+    for iid, commits in server.mr_commits.items():
+        if iid not in listed:
+            continue
+        for commit in commits:
+            rank = (merged_at.get(iid) or "9999", iid)
+            links[commit["id"]] = min(links.get(commit["id"], rank), rank)
+    return [
+        {
+            "repo": PROJECT.project,
+            "sha": c["id"],
+            "parent_shas": c["parent_ids"],
+            "authored_at": c["authored_date"],
+            "committed_at": c["committed_date"],
+            "message": c["message"],
+            "is_bot": False,
+            "pr_number": links[c["id"]][1] if c["id"] in links else None,
+        }
+        for c in server.commits
+    ]
+
+
+def gitlab_neutral_requests(server: FakeGitLab) -> list[dict]:
+    rows = []
+    for mr in server.merge_requests:
+        if mr["target_branch"] != "master":
+            continue
+        landing = mr["merge_commit_sha"] or mr["squash_commit_sha"] or mr["sha"]
+        rows.append(
+            {
+                "repo": PROJECT.project,
+                "number": mr["iid"],
+                "opened_at": mr["created_at"],
+                "merged_at": mr["merged_at"],
+                "merge_commit_sha": landing if mr["merged_at"] else None,
+                "title": mr["title"],
+                "head_ref": mr["source_branch"],
+                "labels": mr["labels"],
+                "is_bot": False,
+                "created_as_draft": bool(mr["draft"]),
+            }
+        )
+    return rows
+
+
+def gitlab_neutral_deployments(server: FakeGitLab) -> list[dict]:
+    rows = []
+    for deployment in server.deployments:
+        finished_at = deployment["deployable"].get("finished_at")
+        environment = deployment["environment"]["name"]
+        rows.append(
+            {
+                "id": str(deployment["id"]),
+                "repo": PROJECT.project,
+                "service": PROJECT.services[0],
+                "environment": environment,
+                "sha": deployment["sha"],
+                "started_at": deployment["deployable"].get("started_at")
+                or deployment["created_at"],
+                "status": deployment["status"],
+                "finished_at": finished_at,
+            }
+        )
+    for pipeline_id, details in server.pipelines.items():
+        if details["ref"] != PROJECT.deploy_pipeline_ref:
+            continue
+        rows.append(
+            {
+                "id": f"pipeline:{pipeline_id}",
+                "repo": PROJECT.project,
+                "service": PROJECT.services[0],
+                "environment": "production",
+                "sha": details["sha"],
+                "started_at": details["started_at"],
+                "status": details["status"],
+                "finished_at": details["finished_at"],
+            }
+        )
+    return rows
+
+
+def gitlab_neutral_incidents(server: FakeGitLab) -> list[dict]:
+    rows = []
+    for issue in server.issues:
+        if issue.get("issue_type") != "incident":
+            continue
+        named = [
+            label.split("::", 1)[1] for label in issue["labels"] if label.startswith("service::")
+        ]
+        closed = issue["state"] == "closed"
+        rows.append(
+            {
+                "id": f"{PROJECT.project}#{issue['iid']}",
+                "service": named[0] if named else PROJECT.services[0],
+                "opened_at": issue["created_at"],
+                "resolved_at": issue["closed_at"] if closed else None,
+                "updated_at": issue["updated_at"],
+                "resolution_reason": "resolved" if closed else None,
+                "is_production": True,
+            }
+        )
+    return rows
+
+
+def gitlab_neutral_events(server: FakeGitLab) -> dict[str, list[dict]]:
+    """Map the served GitLab objects to the neutral event form."""
+    merged_at = {mr["iid"]: mr["merged_at"] for mr in server.merge_requests if mr["merged_at"]}
+    return {
+        "commits": gitlab_neutral_commits(server, merged_at),
+        "pull_requests": gitlab_neutral_requests(server),
+        "deployments": gitlab_neutral_deployments(server),
+        "incidents": gitlab_neutral_incidents(server),
+    }
+
+
 def refresh(path: Path, config_file: Path, events_dir: Path | None = None) -> None:
     run_settings = {"config_path": str(config_file), "as_of": AS_OF}
     if events_dir is not None:
@@ -197,10 +336,12 @@ def refresh(path: Path, config_file: Path, events_dir: Path | None = None) -> No
 
 def window_numbers(path: Path) -> list[dict]:
     with warehouse.open_warehouse(path, read_only=True) as con:
-        return [metrics.window_metrics(con, start, end) for start, end in WINDOWS] + [
-            metrics.window_metrics(con, start, end, service=REPO.services[0])
-            for start, end in WINDOWS
-        ]
+        numbers = [metrics.window_metrics(con, start, end) for start, end in WINDOWS]
+        for service in SERVICES:
+            numbers += [
+                metrics.window_metrics(con, start, end, service=service) for start, end in WINDOWS
+            ]
+    return numbers
 
 
 def test_api_and_file_paths_agree(tmp_path):
@@ -209,12 +350,16 @@ def test_api_and_file_paths_agree(tmp_path):
     api_warehouse = tmp_path / "api.duckdb"
     file_warehouse = tmp_path / "files.duckdb"
 
-    with FakeGitHub() as server:
-        stage_activity(server)
+    with FakeGitHub() as github, FakeGitLab() as gitlab:
+        stage_activity(github)
+        stage_gitlab_activity(gitlab)
         with warehouse.open_warehouse(api_warehouse) as con:
             warehouse.ensure_raw_tables(con)
-            run_extract(con, server, config=CONFIG)
-        events = neutral_events(server)
+            run_extract(con, github, config=CONFIG)
+            run_gitlab_extract(con, gitlab)
+        events = neutral_events(github)
+        for entity, rows in gitlab_neutral_events(gitlab).items():
+            events[entity] += rows
     refresh(api_warehouse, config_file)
     write_events(tmp_path / "events", **events)
     refresh(file_warehouse, config_file, tmp_path / "events")
@@ -222,7 +367,12 @@ def test_api_and_file_paths_agree(tmp_path):
     from_api = window_numbers(api_warehouse)
     from_files = window_numbers(file_warehouse)
     assert from_api == from_files
-    april = from_api[0]
-    assert april["deployments_total"] >= 3
-    assert april["mean_lead_time_hours"] is not None
-    print(json.dumps(from_api[0], indent=1, default=str)[:1500])
+    april_2013, _, may_2020, november_2023 = from_api[: len(WINDOWS)]
+    assert april_2013["deployments_total"] >= 3
+    assert april_2013["mean_lead_time_hours"] is not None
+    assert april_2013["incident_count"] == 1
+    assert may_2020["deployments_total"] >= 2
+    assert november_2023["deployments_total"] == 1
+    for numbers in from_api[: len(WINDOWS)]:
+        shown = {key: value for key, value in numbers.items() if "per_day" not in key}
+        print(json.dumps(shown, default=str))
