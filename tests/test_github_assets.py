@@ -21,7 +21,7 @@ def dbt_manifest():
     return None
 
 
-def write_config(tmp_path: Path, base_url: str) -> Path:
+def write_config(tmp_path: Path, base_url: str, extra_repos: tuple[str, ...] = ()) -> Path:
     config = {
         "sources": {
             "github": {
@@ -34,7 +34,8 @@ def write_config(tmp_path: Path, base_url: str) -> Path:
                         "branch": "master",
                         "deploy_workflow": "CodeQL",
                         "incident_label": "bug",
-                    }
+                    },
+                    *extra_repos,
                 ],
             }
         }
@@ -126,3 +127,22 @@ def test_token_from_dagster_env_var(tmp_path, monkeypatch):
     assert auth == {f"Bearer {TOKEN}"}
     messages = " ".join(event.message or "" for event in result.all_events)
     assert TOKEN not in messages
+
+
+def test_several_repositories_per_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("DORA_TEST_GITHUB_TOKEN", TOKEN)
+    with FakeGitHub(also_as=("acme/billing",)) as server:
+        config = write_config(tmp_path, server.base_url, extra_repos=("acme/billing",))
+        result = materialize(tmp_path, config)
+    assert result.success
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        rows = con.execute(
+            "select _source, count(*), count(distinct repo) from raw_github__pull_requests "
+            "group by _source order by _source"
+        ).fetchall()
+        services = con.execute(
+            "select distinct service from raw_github__deployment_statuses "
+            "where _source = 'github:acme/billing'"
+        ).fetchall()
+    assert rows == [("github:acme/ants", 49, 1), ("github:acme/billing", 49, 1)]
+    assert services == [("billing",)]

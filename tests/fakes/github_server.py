@@ -42,7 +42,14 @@ def _commit_time(commit: dict[str, Any]) -> datetime:
 class FakeGitHub:
     """The fake server; ``base_url`` is the API root (``/api/v3`` as on GitHub Enterprise)."""
 
-    def __init__(self, repo: str = "acme/ants", per_page: int = 30, compare_cap: int = 10_000):
+    def __init__(
+        self,
+        repo: str = "acme/ants",
+        per_page: int = 30,
+        compare_cap: int = 10_000,
+        also_as: tuple[str, ...] = (),
+    ):
+        """``also_as`` names more repositories that serve the same recorded data."""
         self.repo = repo
         self.compare_cap = compare_cap
         self.api = FakeApi(
@@ -68,7 +75,8 @@ class FakeGitHub:
         self.issues: list[dict[str, Any]] = _load("issues.json")
         self.releases: list[dict[str, Any]] = _load("releases.json")
         self.tags: list[dict[str, Any]] = _load("tags.json")
-        self._routes()
+        for name in (repo, *also_as):
+            self._routes(name)
 
     @property
     def base_url(self) -> str:
@@ -81,10 +89,10 @@ class FakeGitHub:
     def __exit__(self, *exc: object) -> None:
         self.api.__exit__(*exc)
 
-    def _routes(self) -> None:
-        r = f"/repos/{self.repo}"
+    def _routes(self, repo: str) -> None:
+        r = f"/repos/{repo}"
         route = self.api.route
-        route(r, lambda m, q: (200, {**self.pulls[0]["base"]["repo"], "full_name": self.repo}))
+        route(r, lambda m, q: (200, {**self.pulls[0]["base"]["repo"], "full_name": repo}))
         route(rf"{r}/pulls", self._pulls)
         route(
             rf"{r}/pulls/(\d+)/commits", lambda m, q: Listing(self.pull_commits.get(int(m[1]), []))
