@@ -96,17 +96,20 @@ def run_refresh(args: argparse.Namespace) -> int:
         raise CliError(f"events folder not found: {args.events}; pass an existing folder")
     if args.git_repo and not Path(args.git_repo).exists():
         raise CliError(f"git repository not found: {args.git_repo}; pass the path of a clone")
-    _check_warehouse_free(warehouse_file)
+    from dagster_project import locking, pipeline
 
-    from dagster_project import pipeline
-
-    # dbt's own log lines go to a buffer, shown only when the run fails; failures are
-    # reported once, below, instead of as Dagster's stack traces.
-    dbt_log = io.StringIO()
-    with contextlib.redirect_stdout(dbt_log):
-        result = pipeline.run_refresh_job(
-            str(warehouse_file), resource_config, log_level="CRITICAL"
-        )
+    try:
+        with locking.warehouse_lock(warehouse_file):
+            _check_warehouse_free(warehouse_file)
+            # dbt's own log lines go to a buffer, shown only when the run fails; failures
+            # are reported once, below, instead of as Dagster's stack traces.
+            dbt_log = io.StringIO()
+            with contextlib.redirect_stdout(dbt_log):
+                result = pipeline.run_refresh_job(
+                    str(warehouse_file), resource_config, log_level="CRITICAL"
+                )
+    except locking.WarehouseLockedError as error:
+        raise CliError(str(error)) from None
     if not result.success:
         tail = "\n".join(dbt_log.getvalue().splitlines()[-30:])
         if tail:

@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project import settings
+from dagster_project import locking, settings
 
 
 def run_refresh_job(
@@ -16,7 +16,11 @@ def run_refresh_job(
     instance: dg.DagsterInstance | None = None,
     log_level: str = "WARNING",
 ) -> dg.ExecuteInProcessResult:
-    """Execute ``refresh_all`` against one warehouse file and return the result."""
+    """Execute ``refresh_all`` against one warehouse file and return the result.
+
+    Holds the warehouse's refresh lock for the whole run; raises
+    ``locking.WarehouseLockedError`` when another refresh of the file is running.
+    """
     settings.apply_offline_environment()
     os.environ[settings.WAREHOUSE_ENV] = warehouse_path
     from dagster_project.definitions import REFRESH_ALL, defs
@@ -35,4 +39,7 @@ def run_refresh_job(
             if os.environ.get(settings.DAGSTER_HOME_ENV)
             else dg.DagsterInstance.ephemeral()
         )
-    return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    with locking.warehouse_lock(warehouse_path):
+        return job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
