@@ -662,3 +662,25 @@ def test_published_marts_after_refresh(sample_build):
     assert published_rows == warehouse_rows
     parquet = sample_build.published / "parquet" / "dora_daily" / "dora_daily.parquet"
     assert duckdb.execute(f"select count(*) from read_parquet('{parquet}')").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_dashboard_with_empty_marts(sample_build, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(sample_build.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for table in ("dora_daily", "dora_trailing_metrics", "fct_incidents", "fct_deployments"):
+            con.execute(f"delete from {table}")
+        data = read_dashboard_data(con)
+    page_path = tmp_path / "dashboard.html"
+    page_path.write_text(render_dashboard(data), encoding="utf-8")
+    with open_page(page_path) as page:
+        state = dom_state(page)
+        summary = page.evaluate("document.getElementById('filter-summary').textContent")
+        problems = page.problems()
+    assert problems == []
+    assert state["rendered"] == "true"
+    assert summary.startswith("No daily data yet")
+    assert [chart["declared"] for chart in state["charts"]] == [0] * 6
+    assert state["incidentRows"] == []
+    assert state["failedRows"] == []

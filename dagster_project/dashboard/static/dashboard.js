@@ -273,8 +273,12 @@
     var text = "Measured as of " + formatTime(settings.as_of) + ", daily buckets in " + settings.timezone +
       (settings.built_at ? ", built " + formatTime(settings.built_at) : "") + ".";
     document.getElementById("as-of").textContent = text;
-    document.getElementById("filter-summary").textContent = "Showing " + serviceLabel(state.service) +
-      " from " + state.from + " to " + state.to + ", trailing window " + state.windowDays + " days.";
+    var summary = "No daily data yet: the marts hold no deployment or incident.";
+    if (state.from && state.to) {
+      summary = "Showing " + serviceLabel(state.service) + " from " + state.from + " to " + state.to +
+        ", trailing window " + state.windowDays + " days.";
+    }
+    document.getElementById("filter-summary").textContent = summary;
   }
 
   function renderTiles() {
