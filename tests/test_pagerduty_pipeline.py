@@ -21,6 +21,7 @@ from tests.fakes.incident_servers import (
     FakePagerDuty,
     load_constructed_pagerduty,
     load_pagerduty_fixtures,
+    run_refresh_with_incidents,
 )
 
 TOKEN = "pd-pipeline-secret-token-a1b2c3"
@@ -113,29 +114,6 @@ def test_unconfigured_source_loads_nothing(tmp_path):
         assert con.execute("select count(*) from raw_pagerduty__log_entries").fetchone() == (0,)
 
 
-def run_refresh(tmp_path, config_path):
-    """Run the project's refresh job, with the incident assets merged in, into a new warehouse."""
-    from dagster_project.definitions import REFRESH_ALL
-    from dagster_project.definitions import defs as project_defs
-
-    db = tmp_path / "refresh.duckdb"
-    # The project's definitions may not merge the incident assets yet.
-    merged = project_defs
-    if not any(asset is incidents.raw_pagerduty for asset in project_defs.assets or []):
-        merged = dg.Definitions.merge(project_defs, incidents.defs)
-    job = merged.resolve_job_def(REFRESH_ALL)
-    run_config = {
-        "resources": {
-            "warehouse": {"config": {"path": str(db)}},
-            "run_settings": {"config": {"config_path": str(config_path), "as_of": AS_OF}},
-        }
-    }
-    instance = dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    log_text = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
-    return result, db, log_text
-
-
 def fct_rows(db):
     with warehouse.open_warehouse(db, read_only=True) as con:
         cursor = con.execute(
@@ -157,7 +135,7 @@ def test_refresh_reports_pagerduty_incidents(tmp_path, server, monkeypatch):
             "production": {"urgencies": ["high"]},
         },
     )
-    result, db, _ = run_refresh(tmp_path, config)
+    result, db, _ = run_refresh_with_incidents(tmp_path, config, AS_OF)
     failures = [str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
     assert result.success, failures
     rows = fct_rows(db)
@@ -193,7 +171,7 @@ def test_refresh_keeps_token_out_of_logs_and_warehouse(tmp_path, server, monkeyp
     monkeypatch.setenv("PAGERDUTY_API_TOKEN", TOKEN)
     server.fail_next(429, path_prefix="/incidents", Retry_After="0")
     config = write_config(tmp_path, {"base_url": server.base_url, "since": "2022-11-01T00:00:00Z"})
-    result, db, log_text = run_refresh(tmp_path, config)
+    result, db, log_text = run_refresh_with_incidents(tmp_path, config, AS_OF)
     assert result.success
     assert "rate limited" in log_text
     assert TOKEN not in log_text

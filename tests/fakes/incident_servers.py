@@ -254,6 +254,37 @@ class FakeStatuspage(FakeServer):
         return 200, {"page": page, "incidents": self.incidents}
 
 
+def run_refresh_with_incidents(
+    tmp_path: Path, config_path: Path, as_of: str
+) -> tuple[Any, Path, str]:
+    """Run the project's refresh job, with the incident assets merged in, into a new warehouse.
+
+    Returns the run result, the DuckDB file and the text of every log line of the run.
+    """
+    import dagster as dg
+
+    from dagster_project.definitions import REFRESH_ALL
+    from dagster_project.definitions import defs as project_defs
+    from dagster_project.defs import incidents
+
+    db = tmp_path / "refresh.duckdb"
+    # The project's definitions may not merge the incident assets yet.
+    merged = project_defs
+    if not any(asset is incidents.raw_pagerduty for asset in project_defs.assets or []):
+        merged = dg.Definitions.merge(project_defs, incidents.defs)
+    job = merged.resolve_job_def(REFRESH_ALL)
+    run_config = {
+        "resources": {
+            "warehouse": {"config": {"path": str(db)}},
+            "run_settings": {"config": {"config_path": str(config_path), "as_of": as_of}},
+        }
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    log_text = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
+    return result, db, log_text
+
+
 def load_pagerduty_fixtures() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """Return the recorded incidents and their log entries, by incident id."""
     folder = FIXTURES / "pagerduty"
