@@ -195,3 +195,20 @@ def test_relative_location_resolved_against_base(tmp_path):
     parsed = statuspage.parse_settings({"location": "history.jsonl"}, base=tmp_path)
     assert parsed is not None
     assert parsed.location == str(tmp_path / "history.jsonl")
+
+
+def test_url_rejection_kept_after_window_moves(tmp_path):
+    items = history()[:3]
+    broken = {**items[0], "resolved_at": "2019-01-09 21:54"}
+    path = tmp_path / "w.duckdb"
+    with FakeStatuspage([broken, *items[1:]]) as fake:
+        url = f"{fake.base_url}/api/v2/incidents.json"
+        assert load_into(path, settings(url), sleep=lambda _: None).quarantined == 1
+    with FakeStatuspage(items[1:]) as fake:
+        url = f"{fake.base_url}/api/v2/incidents.json"
+        assert load_into(path, settings(url), sleep=lambda _: None).quarantined == 0
+    with warehouse.open_warehouse(path, read_only=True) as con:
+        kept = con.execute("select location, reason from quarantine").fetchall()
+    assert len(kept) == 1
+    assert kept[0][0].endswith(f"/api/v2/incidents.json#{items[0]['id']}")
+    assert "2019-01-09 21:54" in kept[0][1]

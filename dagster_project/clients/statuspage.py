@@ -60,7 +60,9 @@ def _records_of_body(body: Any, location: str, text: str) -> Iterator[Statuspage
     for index, item in enumerate(items, start=1):
         raw = json.dumps(item)
         if isinstance(item, dict):
-            yield StatuspageRecord(f"{location}[{index}]", index, item, raw)
+            # A URL lists a moving window of incidents, so its items are located by id.
+            where = f"{location}#{item['id']}" if is_url(location) and item.get("id") else None
+            yield StatuspageRecord(where or f"{location}[{index}]", index, item, raw)
         else:
             yield StatuspageRecord(
                 f"{location}[{index}]", index, None, raw, "expected an incident object"

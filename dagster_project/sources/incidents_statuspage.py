@@ -235,8 +235,9 @@ def load(
     logger = logger or log
     warehouse.ensure_raw_tables(con, RAW_TABLES)
     logger.info("Statuspage: reading incidents from %s", settings.location)
-    rows, rejected = [], []
+    rows, rejected, locations = [], [], []
     for record in statuspage.read_incidents(settings.location, **read_options):
+        locations.append(record.location)
         problem = record.error
         if record.data is not None and problem is None:
             try:
@@ -250,8 +251,17 @@ def load(
         logger.warning("Statuspage: quarantined %s: %s", record.location, problem)
 
     warehouse.upsert_rows(con, TABLE, rows, COLUMNS)
-    # The whole history is read every run, so the earlier rejections are replaced.
-    warehouse.quarantine_rows(con, settings.source, QUARANTINE_ENTITY, rejected, replace=True)
+    if statuspage.is_url(settings.location):
+        # A URL lists only recent incidents: rejections of incidents it no longer
+        # lists stay, and only the ones read again are replaced.
+        con.execute(
+            "delete from quarantine where _source = ? and entity = ? and list_contains(?, location)",
+            [settings.source, QUARANTINE_ENTITY, locations],
+        )
+        warehouse.quarantine_rows(con, settings.source, QUARANTINE_ENTITY, rejected, replace=False)
+    else:
+        # A file holds the whole history, so its earlier rejections are replaced.
+        warehouse.quarantine_rows(con, settings.source, QUARANTINE_ENTITY, rejected, replace=True)
     summary = LoadSummary(settings.source)
     summary.incidents = len(rows)
     summary.production_incidents = sum(1 for row in rows if row["is_production"])
