@@ -1,11 +1,12 @@
-"""Fake PagerDuty and Opsgenie APIs on 127.0.0.1, serving the recorded fixtures.
+"""Fake PagerDuty, Opsgenie and Statuspage APIs on 127.0.0.1, serving the recorded fixtures.
 
 Each server runs ``http.server`` in a thread on a free port, checks the
 authorization header, pages its lists the way the real API does (PagerDuty:
 ``offset``/``limit``/``more``; Opsgenie: ``offset``/``limit`` with a
 ``paging.next`` link), and records every request. Faults queued with
-:meth:`FakeServer.fail_next` (a 429 with ``Retry-After``, a 500) answer the
-next matching requests instead of the route.
+:meth:`FakeServer.fail_next` (a 429 with ``Retry-After``, a 500) are returned for the
+next matching requests instead of the route. ``run_refresh_with_incidents``
+runs the project's refresh job with the incident assets merged in.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class FakeServer:
         self._thread.join(timeout=5)
 
     def fail_next(self, status: int, count: int = 1, path_prefix: str = "", **headers: str) -> None:
-        """Answer the next ``count`` requests under ``path_prefix`` with ``status``."""
+        """Return ``status`` for the next ``count`` requests under ``path_prefix``."""
         header_map = {name.replace("_", "-"): value for name, value in headers.items()}
         with self.lock:
             self.faults.extend(
