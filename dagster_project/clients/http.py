@@ -3,15 +3,16 @@
 Every API client of the pipeline builds one :class:`ApiSession` per source and
 calls :meth:`ApiSession.get` or :meth:`ApiSession.paginate`. The session
 
-- reads the token from the environment variable named in the configuration
-  and sends it in a header; the token never appears in a log line or an error
-  message (any text that would contain it is redacted);
+- sends the token, which :func:`read_token` takes from the environment
+  variable named in the configuration, in a header. The token never appears
+  in a log line or an error message, because error text containing it is
+  redacted;
 - retries connection errors, timeouts and 5xx responses with exponential
   backoff, at most ``max_retries`` times per request;
 - honours rate limits: ``Retry-After`` (seconds or an HTTP date), and the
   ``X-RateLimit-Remaining``/``X-RateLimit-Reset`` (GitHub) and
   ``RateLimit-Remaining``/``RateLimit-Reset`` (GitLab) pairs, both on a 403/429
-  answer and before the next request once the remaining quota is 0;
+  response and before the next request once the remaining quota is 0;
 - sends ``If-None-Match`` when an :class:`EtagStore` holds an ETag for the URL
   and reuses the stored body on ``304 Not Modified`` (GitHub does not count a
   304 against the quota);

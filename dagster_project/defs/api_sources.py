@@ -1,8 +1,8 @@
 """Dagster plumbing shared by the GitHub and GitLab assets: run extractors, report metadata.
 
-Each API source is a list of repositories or projects; every asset runs its
-extractors for each of them with one HTTP session per repository, whose
-ETags live in the warehouse table ``http_cache``.
+Each API source is a list of repositories or projects. Every asset runs its
+extractors for each of them with one HTTP session per repository, and the
+session keeps its ETags in the warehouse table ``http_cache``.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +22,7 @@ class ApiSource:
     """How to reach one API system: its name, session and client factories and extractors."""
 
     system: str
-    # What one configured item is called in log lines: repositories or projects.
+    # Plural noun for a configured item in log lines: repositories or projects.
     item_kind: str
     open_session: Callable[..., ApiSession]
     make_client: Callable[[ApiSession, str], Any]
