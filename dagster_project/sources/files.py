@@ -31,6 +31,8 @@ RAW_TABLE_OF = {
 }
 REVERT_PATTERN = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 MAX_FIELD_CHARS = 1_000_000
+# Integer fields are stored as DuckDB ``integer`` (32-bit).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 class RowError(ValueError):
@@ -187,6 +189,11 @@ def _int(data: dict[str, Any], name: str, required: bool = False) -> int | None:
         number = int(str(value).strip().lstrip("#"))
     except ValueError:
         raise RowError(f"field '{name}': invalid integer {value!r}") from None
+    if not INT32_MIN <= number <= INT32_MAX:
+        raise RowError(
+            f"field '{name}': {value!r} is outside the range the warehouse stores "
+            f"({INT32_MIN} to {INT32_MAX}); check the value"
+        )
     return number
 
 
