@@ -1,0 +1,213 @@
+"""Two refreshes of one warehouse: one runs, the other stops at once with a clear message.
+
+The refresh lock (``dagster_project.locking``) is an ``fcntl.flock`` on
+``<warehouse>.lock`` held for the whole run. Readers of the published copy
+(``dagster_project.publish``) never touch the warehouse file or its lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project import locking, pipeline, publish
+from tests.reliability_helpers import (
+    built_baseline,
+    dora_env,
+    refresh_command,
+    snapshot_marts,
+)
+
+LOCKED_MESSAGE = re.compile(r"another refresh of (\S+) is running \(pid (\d+)\)")
+
+
+def _hold_lock(warehouse: Path) -> subprocess.Popen[str]:
+    """Start a process that holds the refresh lock of ``warehouse`` until killed."""
+    code = (
+        "import sys, time\n"
+        "from dagster_project import locking\n"
+        "with locking.warehouse_lock(sys.argv[1]):\n"
+        "    print('held', flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(warehouse)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.kill()
+    process.wait(timeout=60)
+
+
+def test_second_holder_gets_message_with_path_and_pid(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = _hold_lock(warehouse)
+    try:
+        with (
+            pytest.raises(locking.WarehouseLockedError) as raised,
+            locking.warehouse_lock(warehouse),
+        ):
+            pass
+    finally:
+        _stop(holder)
+    match = LOCKED_MESSAGE.search(str(raised.value))
+    assert match is not None, str(raised.value)
+    assert match.group(1) == str(warehouse.resolve())
+    assert int(match.group(2)) == holder.pid
+
+
+def test_lock_of_killed_holder_is_free(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = _hold_lock(warehouse)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+
+    assert locking.lock_path(warehouse).exists()
+    with locking.warehouse_lock(warehouse) as path:
+        assert path.read_text().strip() == str(os.getpid())
+
+
+def test_lock_is_reentrant_in_one_thread_but_not_across_threads(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    errors: list[BaseException] = []
+
+    def other_thread() -> None:
+        try:
+            with locking.warehouse_lock(warehouse):
+                pass
+        except locking.WarehouseLockedError as error:
+            errors.append(error)
+
+    with locking.warehouse_lock(warehouse), locking.warehouse_lock(warehouse):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert len(errors) == 1
+    assert "another refresh of" in str(errors[0])
+    # Released completely: another thread can take it now.
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1
+
+
+def test_run_refresh_job_refuses_a_locked_warehouse(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = _hold_lock(warehouse)
+    try:
+        with pytest.raises(locking.WarehouseLockedError):
+            pipeline.run_refresh_job(str(warehouse), {})
+    finally:
+        _stop(holder)
+    assert not warehouse.exists(), "the refused run must not create or touch the warehouse"
+
+
+def test_dora_refresh_refuses_a_locked_warehouse(tmp_path: Path) -> None:
+    events, _, _ = built_baseline()
+    warehouse = tmp_path / "w.duckdb"
+    holder = _hold_lock(warehouse)
+    try:
+        completed = subprocess.run(
+            refresh_command(events, warehouse),
+            capture_output=True,
+            text=True,
+            env=dora_env(DAGSTER_HOME=str(tmp_path / "home")),
+            timeout=900,
+            check=False,
+        )
+    finally:
+        _stop(holder)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    match = LOCKED_MESSAGE.search(completed.stderr)
+    assert match is not None, completed.stderr
+    assert int(match.group(2)) == holder.pid
+
+
+def test_two_refreshes_at_once_one_wins_and_marts_match(tmp_path: Path) -> None:
+    events, _, expected = built_baseline()
+    warehouse = tmp_path / "w.duckdb"
+    processes = [
+        subprocess.Popen(
+            refresh_command(events, warehouse),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dora_env(DAGSTER_HOME=str(tmp_path / f"home{index}")),
+        )
+        for index in range(2)
+    ]
+    results = [(process.pid, *process.communicate(timeout=900)) for process in processes]
+    codes = sorted(process.returncode for process in processes)
+
+    assert codes == [0, 1], results
+    loser = next(
+        result for process, result in zip(processes, results, strict=True) if process.returncode
+    )
+    winner = next(process for process in processes if process.returncode == 0)
+    match = LOCKED_MESSAGE.search(loser[2])
+    assert match is not None, loser[2]
+    assert int(match.group(2)) == winner.pid
+    assert snapshot_marts(warehouse) == expected
+
+
+READER = """
+import sys, duckdb
+path, stop = sys.argv[1], sys.argv[2]
+import os
+reads = errors = 0
+while reads < 20 or not os.path.exists(stop):
+    try:
+        con = duckdb.connect(path, read_only=True)
+        con.execute("select count(*) from fct_deployments").fetchone()
+        con.close()
+        reads += 1
+    except Exception as error:
+        errors += 1
+        print(type(error).__name__, error, flush=True)
+print("reads", reads, "errors", errors, flush=True)
+"""
+
+
+def test_readers_of_published_marts_never_see_a_lock(tmp_path: Path) -> None:
+    """While a writer holds the warehouse and publishes repeat, readers keep reading."""
+    _, built, _ = built_baseline()
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(built, warehouse)
+    folder = tmp_path / "published"
+    publish.publish_marts(warehouse, folder)
+    database = folder / publish.DATABASE_NAME
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(database), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(5):
+            publish.publish_marts(warehouse, folder)
+        # A refresh holds the warehouse for writing; the published copy stays readable.
+        with duckdb.connect(str(warehouse)) as writer:
+            writer.execute("create or replace table refresh_in_progress as select 1 as x")
+            with duckdb.connect(str(database), read_only=True) as con:
+                assert con.execute("select count(*) from fct_deployments").fetchone()[0] > 0
+    finally:
+        stop.touch()
+        output, _ = reader.communicate(timeout=300)
+    assert output.strip().endswith("errors 0"), output

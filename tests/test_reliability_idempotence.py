@@ -1,0 +1,128 @@
+"""Re-running a refresh, or a refresh killed part-way, leaves exactly the marts of one clean run.
+
+Every table the refresh builds (intermediates, containment, marts) is compared
+row by row, with the same ``--as-of``, against the warehouse of one
+uninterrupted ``dora refresh``. Wall-clock columns (``built_at``,
+``loaded_at``) are left out; everything else must be equal.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.reliability_helpers import (
+    built_baseline,
+    dora_env,
+    refresh_command,
+    run_refresh,
+    snapshot_marts,
+)
+
+# Progress lines of `dora refresh`, in the order the steps run.
+KILL_POINTS = [
+    "files: commits:",
+    "dbt: building the staging and deployment models",
+    "containment: walking the commit graph",
+    "dbt: building the metric models",
+]
+
+
+@pytest.fixture(scope="module")
+def baseline() -> tuple[Path, Path, dict]:
+    """One uninterrupted refresh of the tiny history: (events, warehouse, mart snapshot)."""
+    return built_baseline()
+
+
+def _raw_counts(warehouse: Path) -> dict[str, int]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_name like 'raw_%' or table_name = 'quarantine'"
+            ).fetchall()
+        ]
+        return {name: con.execute(f"select count(*) from {name}").fetchone()[0] for name in tables}
+    finally:
+        con.close()
+
+
+def test_rerun_changes_no_mart_value(baseline, tmp_path: Path) -> None:
+    events, warehouse, expected = baseline
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, copy)
+    raw_before = _raw_counts(copy)
+
+    completed = run_refresh(events, copy, tmp_path / "home")
+
+    assert completed.returncode == 0, completed.stderr
+    assert _raw_counts(copy) == raw_before
+    assert snapshot_marts(copy) == expected
+
+
+def _kill_after(
+    line_start: str, events: Path, warehouse: Path, home: Path, after: str = ""
+) -> list[str]:
+    """Start `dora refresh`, SIGKILL it once it prints ``line_start``; return its lines.
+
+    With ``after``, only a ``line_start`` line printed after an ``after`` line counts.
+    """
+    process = subprocess.Popen(
+        refresh_command(events, warehouse),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dora_env(DAGSTER_HOME=str(home)),
+    )
+    seen: list[str] = []
+    assert process.stderr is not None
+    try:
+        armed = not after
+        for line in process.stderr:
+            seen.append(line.rstrip())
+            armed = armed or line.startswith(f"[dora] {after}")
+            if armed and line.startswith(f"[dora] {line_start}"):
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    return seen
+
+
+def test_refresh_killed_at_each_step_recovers(baseline, tmp_path: Path) -> None:
+    """Kill one refresh at each step in turn on the same file, then run it to the end."""
+    events, _, expected = baseline
+    warehouse = tmp_path / "warehouse.duckdb"
+    home = tmp_path / "home"
+    for point in KILL_POINTS:
+        seen = _kill_after(point, events, warehouse, home)
+        assert any(line.startswith(f"[dora] {point}") for line in seen), (point, seen)
+        assert warehouse.exists()
+
+    completed = run_refresh(events, warehouse, home)
+
+    assert completed.returncode == 0, completed.stderr
+    assert snapshot_marts(warehouse) == expected
+
+
+def test_kill_during_metric_models_of_built_warehouse_recovers(baseline, tmp_path: Path) -> None:
+    """A kill while the marts of an already-built warehouse are rebuilt, with its WAL left."""
+    events, warehouse, expected = baseline
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, copy)
+    home = tmp_path / "home"
+
+    seen = _kill_after("dbt: 10 models built", events, copy, home, after=KILL_POINTS[-1])
+    assert seen[-1] == "[dora] dbt: 10 models built", seen
+    completed = run_refresh(events, copy, home)
+
+    assert completed.returncode == 0, completed.stderr
+    assert snapshot_marts(copy) == expected
