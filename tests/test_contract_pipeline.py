@@ -45,11 +45,10 @@ def write_repository_slice(sample: Path, events: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline_warehouse(tmp_path_factory, request):
+def pipeline_warehouse(tmp_path_factory, refresh):
     folder = tmp_path_factory.mktemp("contract_pipeline")
     assert dora(["sample", "--out", str(folder / "sample")]) == 0
     write_repository_slice(folder / "sample", folder / "events")
-    refresh = request.getfixturevalue("refresh")
     warehouse = refresh(folder / "events", as_of=AS_OF)
     contract = load_contract(REPO_ROOT / "contracts" / "default.yml")
     results = run_dbt(warehouse, folder / "target", [contract], as_of=AS_OF)
@@ -65,7 +64,10 @@ def refresh(tmp_path_factory):
         warehouse = tmp_path_factory.mktemp("refresh") / "warehouse.duckdb"
         run_settings["events_dir"] = str(events_dir)
         result = pipeline.run_refresh_job(str(warehouse), run_settings)
-        assert result.success, "the refresh failed"
+        if not result.success:
+            from dagster_project.cli import _failure_message
+
+            pytest.fail(_failure_message(result))
         return warehouse
 
     return run
