@@ -326,6 +326,9 @@ DOM_STATE = """JSON.stringify({
   levels: Array.from(document.querySelectorAll('#levels-by-service tbody tr')).map(function (row) {
     return Array.from(row.children).map(function (cell) { return cell.textContent; });
   }),
+  history: Array.from(document.querySelectorAll('rect[data-outcome-run]')).map(function (rect) {
+    return [rect.getAttribute('data-outcome-run'), rect.getAttribute('data-status')];
+  }),
   bars: Array.from(document.querySelectorAll('svg.bars-svg[data-metric="deployments_per_day"] rect.bar')).map(function (bar) {
     return [bar.getAttribute('data-service'), Number(bar.getAttribute('data-value'))];
   }),
@@ -593,6 +596,21 @@ def test_contract_statuses_match_mart(contract_build):
     assert problems == []
     assert state["contractState"] == "present"
     assert sorted(state["statuses"]) == expected
+    last_run_status = dict(state["history"])
+    assert last_run_status == {outcome: status for _contract, outcome, status in expected}
+    with duckdb.connect(str(contract_build), read_only=True) as con:
+        status_changes = con.execute(
+            """
+            select count(*) from (
+                select status, lag(status) over (
+                    partition by contract_id, outcome_id order by metric_date
+                ) as previous_status
+                from contract_outcome_daily
+            )
+            where previous_status is null or previous_status <> status
+            """
+        ).fetchone()[0]
+    assert len(state["history"]) == status_changes
     charts = {chart["metric"]: chart for chart in state["charts"]}
     assert charts["deployments_per_day"]["target"] == 8.0
     assert charts["median_pr_lead_time_hours"]["target"] == 2.5

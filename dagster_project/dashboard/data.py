@@ -237,7 +237,45 @@ def _contract(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, Any
         order by contract_id, outcome_id, offset_weeks
         """,
     )
-    return {"present": True, "reason": None, "outcomes": outcomes, "checkpoints": checkpoints}
+    return {
+        "present": True,
+        "reason": None,
+        "outcomes": outcomes,
+        "checkpoints": checkpoints,
+        "history": _status_runs(con),
+    }
+
+
+def _status_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Return each outcome's status history as runs of consecutive days with one status."""
+    return _records(
+        con,
+        """
+        with numbered as (
+            select
+                contract_id,
+                outcome_id,
+                metric_date,
+                status,
+                row_number() over (partition by contract_id, outcome_id order by metric_date)
+                - row_number() over (
+                    partition by contract_id, outcome_id, status order by metric_date
+                ) as run_number
+            from contract_outcome_daily
+        )
+
+        select
+            contract_id,
+            outcome_id,
+            status,
+            min(metric_date) as first_date,
+            max(metric_date) as last_date,
+            count(*) as day_count
+        from numbered
+        group by contract_id, outcome_id, status, run_number
+        order by contract_id, outcome_id, first_date
+        """,
+    )
 
 
 def read_dashboard_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

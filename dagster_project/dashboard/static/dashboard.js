@@ -365,6 +365,7 @@
           baseline && baseline.is_reached ? formatNumber(baseline.headline_value) : "not reached"
         ] };
       }), { rowHeaders: true, id: "contract-table-" + contractId }));
+      children.push(statusHistory(contractId, outcomes));
       var checkpoints = contract.checkpoints.filter(function (checkpoint) { return checkpoint.contract_id === contractId; });
       children.push(table("Checkpoints", [
         { label: "Outcome" }, { label: "Checkpoint" }, { label: "Measured through" }, { label: "Reached" },
@@ -382,6 +383,48 @@
       }), { id: "checkpoint-table-" + contractId }));
     });
     replaceContent("contract-body", children);
+  }
+
+  // One strip per outcome, a segment per run of days with the same status.
+  function statusHistory(contractId, outcomes) {
+    var runs = (DATA.contract.history || []).filter(function (run) { return run.contract_id === contractId; });
+    var width = 640;
+    var rowHeight = 22;
+    var labelWidth = 170;
+    var svg = svgEl("svg", {
+      viewBox: "0 0 " + width + " " + (outcomes.length * rowHeight + 4), "class": "history-svg", role: "img",
+      "aria-label": "Status of each outcome by day; the table below lists the same runs."
+    });
+    outcomes.forEach(function (outcome, index) {
+      var own = runs.filter(function (run) { return run.outcome_id === outcome.outcome_id; });
+      var total = own.reduce(function (sum, run) { return sum + run.day_count; }, 0);
+      var top = 2 + index * rowHeight;
+      svg.appendChild(svgEl("text", { x: labelWidth - 6, y: top + 14, "text-anchor": "end", "class": "bar-label", text: outcome.outcome_id }));
+      var left = labelWidth;
+      own.forEach(function (run) {
+        var runWidth = total ? (run.day_count / total) * (width - labelWidth - 4) : 0;
+        svg.appendChild(svgEl("rect", {
+          "class": "status-fill status-" + run.status, x: left.toFixed(1), y: top, width: runWidth.toFixed(1),
+          height: rowHeight - 6, "data-outcome-run": outcome.outcome_id, "data-status": run.status
+        }, [svgEl("title", { text: run.status + " from " + run.first_date + " to " + run.last_date })]));
+        if (runWidth > 70) {
+          svg.appendChild(svgEl("text", { x: (left + 4).toFixed(1), y: top + 12, "class": "run-label", "aria-hidden": "true", text: run.status }));
+        }
+        left += runWidth;
+      });
+    });
+    return el("figure", { "class": "history" }, [
+      el("figcaption", { text: "Status history, one segment per run of days with the same status" }),
+      svg,
+      el("details", {}, [
+        el("summary", { text: "Status history table" }),
+        table("Status runs", [
+          { label: "Outcome" }, { label: "Status" }, { label: "From" }, { label: "To" }, { label: "Days", numeric: true }
+        ], runs.map(function (run) {
+          return { cells: [run.outcome_id, run.status, run.first_date, run.last_date, String(run.day_count)] };
+        }), { rowHeaders: true, id: "status-history-" + contractId })
+      ])
+    ]);
   }
 
   // ---- charts ------------------------------------------------------------------
