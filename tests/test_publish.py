@@ -278,3 +278,13 @@ def test_bi_access_catalog_is_current():
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def test_published_dir_default_and_override(tmp_path, monkeypatch):
+    monkeypatch.delenv(publish.PUBLISHED_DIR_ENV, raising=False)
+    warehouse = tmp_path / "data" / "dora.duckdb"
+
+    assert publish.default_published_dir(warehouse) == (tmp_path / "data" / "published").resolve()
+
+    monkeypatch.setenv(publish.PUBLISHED_DIR_ENV, str(tmp_path / "bi"))
+    assert publish.default_published_dir(warehouse) == (tmp_path / "bi").resolve()
