@@ -485,6 +485,7 @@ def test_dashboard_charts_match_marts(sample_build):
         assert chart["declared"] > 0, metric
         assert len(chart["values"]) == chart["declared"], metric
         assert chart["trailing"] > 0, metric
+
     first, last = state["from"], state["to"]
     assert_values_close(
         charts["deployments_per_day"]["values"],
@@ -498,11 +499,13 @@ def test_dashboard_charts_match_marts(sample_build):
         charts["change_failure_rate"]["values"],
         daily_values(warehouse, "change_failure_rate", "__all__", first, last, 100),
     )
+
     tiles = dict(state["tiles"])
     expected_frequency = trailing_value(warehouse, "deployment_frequency_per_day", "__all__")
     assert float(tiles["deployments_per_day"]) == pytest.approx(expected_frequency)
     expected_restore = trailing_value(warehouse, "mean_restore_seconds", "__all__")
     assert float(tiles["mttr_minutes"]) == pytest.approx(expected_restore / 60)
+
     bars = dict(state["bars"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         services = {row[0] for row in con.execute("select service from dim_services").fetchall()}
@@ -579,7 +582,7 @@ def test_refresh_dashboard_contract_section(sample_build):
         assert state["contractState"] == "present"
         assert sorted(state["statuses"]) == expected
     else:
-        # The refresh loaded no contract: the page says so instead of showing statuses.
+        # The refresh loaded no contract: the page states that in place of statuses.
         assert state["contractState"] == "absent"
         assert "No contract" in state["contractText"]
         assert state["statuses"] == []
