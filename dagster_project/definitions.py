@@ -8,25 +8,61 @@ from dagster_project import settings
 
 settings.apply_offline_environment()
 
-from dagster_project.defs import dbt, files, git, summary  # noqa: E402
+from dagster_project.defs import (  # noqa: E402
+    contract,
+    dashboard,
+    dbt,
+    files,
+    git,
+    github,
+    gitlab,
+    incidents,
+    summary,
+)
 from dagster_project.defs.resources import WarehouseResource  # noqa: E402
 from dagster_project.defs.run_settings import RunSettingsResource  # noqa: E402
 
 REFRESH_ALL = "refresh_all"
+REFRESH_INCREMENTAL = "refresh_incremental"
 
 refresh_all = dg.define_asset_job(
     REFRESH_ALL,
     selection=dg.AssetSelection.all(),
-    description="Load every configured source, build all dbt models and print the summary.",
+    description=(
+        "Full refresh: load every configured source, rebuild every dbt model from scratch "
+        "(incremental models included) and print the summary."
+    ),
+    executor_def=dg.in_process_executor,
+    tags={dbt.FULL_REFRESH_TAG: "true"},
+)
+
+refresh_incremental = dg.define_asset_job(
+    REFRESH_INCREMENTAL,
+    selection=dg.AssetSelection.all(),
+    description=(
+        "Incremental refresh: sources fetch what changed since their cursors, and "
+        "incremental dbt models add what is new."
+    ),
     executor_def=dg.in_process_executor,
 )
 
 core = dg.Definitions(
-    jobs=[refresh_all],
+    jobs=[refresh_all, refresh_incremental],
     resources={
         "warehouse": WarehouseResource(),
         "run_settings": RunSettingsResource(),
     },
 )
 
-defs = dg.Definitions.merge(core, files.defs, git.defs, dbt.defs, summary.defs)
+defs = dg.Definitions.merge(
+    core,
+    files.defs,
+    git.defs,
+    github.defs,
+    gitlab.defs,
+    incidents.defs,
+    dbt.defs,
+    contract.defs,
+    dashboard.defs,
+    summary.defs,
+)

@@ -27,6 +27,8 @@ from dagster_project.defs.run_settings import RunSettingsResource
 from dagster_project.project import dbt_project, ensure_manifest
 
 BEFORE_CONTAINMENT = "tag:before_containment"
+# A run with this tag rebuilds incremental dbt models from scratch.
+FULL_REFRESH_TAG = "dora/full_refresh"
 CONTAINMENT_TABLE = "containment__commit_deployments"
 
 
