@@ -1,7 +1,5 @@
 """Dagster assets of the file source (events in the neutral form)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project import progress

@@ -1,7 +1,5 @@
 """The last step of a refresh: the headline numbers, logged and printed."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project import summary, warehouse
