@@ -91,6 +91,7 @@ def run_refresh(args: argparse.Namespace) -> int:
         "git_repo": str(Path(args.git_repo).resolve()) if args.git_repo else "",
         "as_of": _check_as_of(args.as_of) if args.as_of else "",
         "timezone": _check_timezone(args.timezone) if args.timezone else "",
+        "contracts_path": str(Path(args.contracts).resolve()) if args.contracts else "",
     }
     if args.events and not Path(args.events).is_dir():
         raise CliError(f"events folder not found: {args.events}; pass an existing folder")
@@ -191,6 +192,45 @@ def run_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# contract ---------------------------------------------------------------------------------------
+
+
+def run_contract_import(args: argparse.Namespace) -> int:
+    from dagster_project.contract.loading import dump_contract
+    from dagster_project.contract.markdown_import import import_markdown
+
+    document = Path(args.document)
+    if not document.is_file():
+        raise CliError(f"contract document not found: {document}")
+    start = date.fromisoformat(args.start_date) if args.start_date else None
+    result = import_markdown(
+        document.read_text(encoding="utf-8"),
+        source=str(document),
+        contract_id=args.id or document.stem.replace("-", "_").lower(),
+        start_date=start,
+    )
+    for warning in result.warnings:
+        print(f"dora contract import: warning: {warning}", file=sys.stderr)
+    text = dump_contract(result.contract)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def run_contract_validate(args: argparse.Namespace) -> int:
+    from dagster_project.contract.loading import load_contracts
+
+    contracts = load_contracts(args.path)
+    for contract in contracts:
+        print(
+            f"{contract.id}: valid, {len(contract.outcomes)} outcomes, starts {contract.start_date}"
+        )
+    return EXIT_OK
+
+
 # ui ---------------------------------------------------------------------------------------------
 
 
@@ -225,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument("--timezone", help="IANA time zone of the daily buckets (default: UTC)")
     refresh.add_argument("--as-of", help="measurement time, ISO 8601 with an offset (default: now)")
+    refresh.add_argument(
+        "--contracts",
+        help="outcome contract file or folder (default: $DORA_CONTRACTS or contracts/)",
+    )
     refresh.set_defaults(handler=run_refresh)
 
     metrics = commands.add_parser("metrics", help="print the metrics of one window as JSON")
@@ -260,6 +304,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.set_defaults(handler=run_sample)
 
+    contract = commands.add_parser("contract", help="import or check outcome contracts")
+    contract_commands = contract.add_subparsers(dest="contract_command", required=True)
+    importer = contract_commands.add_parser(
+        "import", help="turn a Markdown outcome contract into the contract YAML"
+    )
+    importer.add_argument("document", help="Markdown contract document")
+    importer.add_argument("-o", "--output", help="YAML file to write (default: standard output)")
+    importer.add_argument("--id", help="contract id (default: the document's file name)")
+    importer.add_argument(
+        "--start-date", help="mission start date, YYYY-MM-DD, if the document has none"
+    )
+    importer.set_defaults(handler=run_contract_import)
+    validate = contract_commands.add_parser("validate", help="load and check contract files")
+    validate.add_argument(
+        "path", nargs="?", help="file or folder (default: $DORA_CONTRACTS or contracts/)"
+    )
+    validate.set_defaults(handler=run_contract_validate)
+
     ui = commands.add_parser("ui", help="start the Dagster UI with schedules and sensors")
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ui.add_argument("--port", type=int, default=3000, help="port to listen on")
@@ -276,8 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as error:
         from dagster_project.config import ConfigError
+        from dagster_project.contract.markdown_import import ContractImportError
+        from dagster_project.contract.validation import ContractError
 
-        if isinstance(error, ConfigError | FileNotFoundError):
+        if isinstance(error, ConfigError | ContractError | ContractImportError | FileNotFoundError):
             print(f"dora {args.command}: error: {error}", file=sys.stderr)
             return EXIT_FAILED
         raise

@@ -22,6 +22,7 @@ from dagster_dbt import (
 )
 
 from dagster_project import containment, progress, settings
+from dagster_project.contract.dbt_vars import contract_vars
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
 from dagster_project.project import dbt_project, ensure_manifest
@@ -55,6 +56,7 @@ MANIFEST = ensure_manifest()
 def _dbt_vars(run_settings: RunSettingsResource, context: dg.AssetExecutionContext) -> str:
     config = run_settings.load()
     variables = {**config.dbt_vars(), "as_of": run_settings.resolve_as_of(context).isoformat()}
+    variables.update(contract_vars(run_settings.load_contracts()))
     return json.dumps(variables)
 
 

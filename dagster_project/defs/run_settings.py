@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.config import GitRepoConfig, PipelineConfig, TagRuleConfig, load_config
+from dagster_project.contract.loading import load_contracts
+from dagster_project.contract.model import Contract
 from dagster_project.timeparse import parse_timestamp
 
 
@@ -23,6 +25,7 @@ class RunSettingsResource(dg.ConfigurableResource):
     git_repo: str = ""
     as_of: str = ""
     timezone: str = ""
+    contracts_path: str = ""
 
     def load(self) -> PipelineConfig:
         """Return the configuration with this run's overrides applied."""
@@ -40,6 +43,10 @@ class RunSettingsResource(dg.ConfigurableResource):
         if self.timezone:
             config.timezone = self.timezone
         return config
+
+    def load_contracts(self) -> list[Contract]:
+        """Return the outcome contracts: this run's file or folder, else $DORA_CONTRACTS or contracts/."""
+        return load_contracts(self.contracts_path or None)
 
     def resolve_as_of(self, context: dg.AssetExecutionContext) -> datetime:
         """Return the measurement time of this run in UTC."""
