@@ -1,0 +1,1 @@
+"""Benchmarks of the refresh at organisation scale; see docs/benchmarks.md."""
