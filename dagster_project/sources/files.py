@@ -8,6 +8,7 @@ quarantine with its file, line, content and reason, and nothing is guessed.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -56,12 +57,18 @@ class FileExtract:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rejected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # Entities ``load_events`` skipped because their content was already loaded, with
+    # the counts of that load: {"loaded": n, "quarantined": m}.
+    unchanged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        result = {f"{entity}_loaded": len(self.rows.get(entity, [])) for entity in ENTITIES}
-        result.update(
-            {f"{entity}_quarantined": len(self.rejected.get(entity, [])) for entity in ENTITIES}
-        )
+        result = {}
+        for entity in ENTITIES:
+            stored = self.unchanged.get(entity)
+            loaded = len(self.rows.get(entity, []))
+            quarantined = len(self.rejected.get(entity, []))
+            result[f"{entity}_loaded"] = stored["loaded"] if stored else loaded
+            result[f"{entity}_quarantined"] = stored["quarantined"] if stored else quarantined
         return result
 
 
@@ -383,58 +390,131 @@ def read_events(folder: str | Path, config: PipelineConfig) -> FileExtract:
         )
     extract = FileExtract()
     for entity in ENTITIES:
-        rows: list[dict[str, Any]] = []
-        rejected: list[dict[str, Any]] = []
-        seen: dict[str, tuple[str, str]] = {}
-        for path in entity_files(root, entity):
-            extract.files.append(str(path))
-            for position, record in enumerate(iter_records(path), start=1):
-                try:
-                    data = _require_object(record)
-                    # The position in the file orders records that carry no time of their own.
-                    line = position
-                    if entity == "commits":
-                        parsed = [parse_commit(data)]
-                    elif entity == "pull_requests":
-                        parsed = [parse_pull_request(data)]
-                    elif entity == "deployments":
-                        parsed = parse_deployment(data, line, config)
-                    else:
-                        parsed = [parse_incident(data, line)]
-                except RowError as error:
-                    rejected.append(_reject(record, str(error)))
-                    continue
-                if entity in ("commits", "pull_requests"):
-                    key = parsed[0]["_record_key"]
-                    if key in seen:
-                        first_location, first_text = seen[key]
-                        same = "identical to" if first_text == record.raw_text else "conflicts with"
-                        rejected.append(
-                            _reject(
-                                record,
-                                f"duplicate {key}: {same} the row at {first_location}; "
-                                "the first row was kept, remove one of them",
-                            )
-                        )
-                        continue
-                    seen[key] = (record.location, record.raw_text)
-                for row in parsed:
-                    row["_source"] = SOURCE
-                    row["_payload"] = _payload(record)
-                    rows.append(row)
-        extract.rows[entity] = rows
-        extract.rejected[entity] = rejected
+        _read_entity(root, entity, config, extract)
     return extract
 
 
+def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileExtract) -> None:
+    """Read and validate the files of one entity into ``extract``."""
+    rows: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    seen: dict[str, tuple[str, str]] = {}
+    for path in entity_files(root, entity):
+        extract.files.append(str(path))
+        for position, record in enumerate(iter_records(path), start=1):
+            try:
+                data = _require_object(record)
+                # The position in the file orders records that carry no time of their own.
+                line = position
+                if entity == "commits":
+                    parsed = [parse_commit(data)]
+                elif entity == "pull_requests":
+                    parsed = [parse_pull_request(data)]
+                elif entity == "deployments":
+                    parsed = parse_deployment(data, line, config)
+                else:
+                    parsed = [parse_incident(data, line)]
+            except RowError as error:
+                rejected.append(_reject(record, str(error)))
+                continue
+            if entity in ("commits", "pull_requests"):
+                key = parsed[0]["_record_key"]
+                if key in seen:
+                    first_location, first_text = seen[key]
+                    same = "identical to" if first_text == record.raw_text else "conflicts with"
+                    rejected.append(
+                        _reject(
+                            record,
+                            f"duplicate {key}: {same} the row at {first_location}; "
+                            "the first row was kept, remove one of them",
+                        )
+                    )
+                    continue
+                seen[key] = (record.location, record.raw_text)
+            for row in parsed:
+                row["_source"] = SOURCE
+                row["_payload"] = _payload(record)
+                rows.append(row)
+    extract.rows[entity] = rows
+    extract.rejected[entity] = rejected
+
+
+def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
+    """Return a hash of everything the load of one entity depends on.
+
+    That is the name and bytes of each of its files, this module's code, and
+    for deployments the environment settings that decide which rows are
+    quarantined. Equal fingerprints give equal raw rows and quarantine rows.
+    """
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    if entity == "deployments":
+        settings = [
+            sorted(config.environment_mapping.items()),
+            list(config.non_production_environments),
+        ]
+        digest.update(json.dumps(settings).encode())
+    for path in entity_files(root, entity):
+        digest.update(f"\0{path.name}\0{path.stat().st_size}\0".encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | None:
+    """Return the stored counts when the last load of ``entity`` had this fingerprint.
+
+    The stored row counts must still match the tables, so rows removed since
+    (a refresh without an events folder) are loaded again.
+    """
+    stored = warehouse.read_cursor(con, SOURCE, f"{entity}:content")
+    if stored is None:
+        return None
+    cursor = json.loads(stored)
+    if cursor.get("sha256") != fingerprint:
+        return None
+    loaded = con.execute(
+        f"select count(*) from {RAW_TABLE_OF[entity]} where _source = ?", [SOURCE]
+    ).fetchone()[0]
+    quarantined = con.execute(
+        "select count(*) from quarantine where _source = ? and entity = ?", [SOURCE, entity]
+    ).fetchone()[0]
+    if (loaded, quarantined) != (cursor.get("rows"), cursor.get("quarantined")):
+        return None
+    return {"loaded": cursor["loaded"], "quarantined": quarantined}
+
+
 def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
-    """Replace the file source's raw rows and quarantine entries with the folder's contents."""
-    extract = read_events(folder, config)
+    """Replace the file source's raw rows and quarantine entries with the folder's contents.
+
+    An entity whose files, settings and parser are unchanged since its last
+    load (same content fingerprint, stored in ``pipeline_cursors``) is not
+    read again: its ``rows`` and ``rejected`` are empty and ``unchanged``
+    holds the counts of that load.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        read_events(root, config)  # raises the folder-not-found error
     warehouse.ensure_raw_tables(con)
+    extract = FileExtract()
     for entity in ENTITIES:
+        fingerprint = content_fingerprint(root, entity, config)
+        unchanged = _unchanged_counts(con, entity, fingerprint)
+        if unchanged is not None:
+            extract.unchanged[entity] = unchanged
+            extract.rows[entity], extract.rejected[entity] = [], []
+            continue
+        _read_entity(root, entity, config, extract)
         table = RAW_TABLE_OF[entity]
-        warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
-        warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
+        stored = warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
+        quarantined = warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
+        cursor = {
+            "sha256": fingerprint,
+            "loaded": len(extract.rows[entity]),
+            "rows": stored,
+            "quarantined": quarantined,
+        }
+        warehouse.write_cursor(con, SOURCE, f"{entity}:content", json.dumps(cursor))
     return extract
 
 
