@@ -5,6 +5,8 @@
     'stg_pagerduty__incidents',
     'stg_opsgenie__incidents',
     'stg_statuspage__incidents',
+    'stg_github__incidents',
+    'stg_gitlab__incidents',
 ] %}
 
 with recursive
