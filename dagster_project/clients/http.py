@@ -40,6 +40,13 @@ import requests
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+# Network failures worth another attempt; ChunkedEncodingError is a body cut
+# short of its Content-Length (the connection broke mid-response).
+TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 _LINK_PART = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
 # Headers kept with a cached page, so paging continues after a 304.
 _CACHED_HEADERS = ("link", "x-next-page", "x-total", "x-total-pages")
@@ -343,7 +350,7 @@ class ApiSession:
             self.stats.requests += 1
             try:
                 response = self.session.get(url, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSIENT_ERRORS as exc:
                 attempt += 1
                 if attempt > self.retry.max_retries:
                     raise ApiError(
