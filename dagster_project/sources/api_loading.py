@@ -39,12 +39,13 @@ class Batch:
     ) -> None:
         """Add the row (or rows) ``build`` returns, or quarantine ``item`` when it raises.
 
-        Only TimestampError, KeyError, TypeError and ValueError are caught:
-        they mean the object lacks a field or contains an unusable value.
+        Only TimestampError, KeyError, TypeError, ValueError and AttributeError
+        are caught: they mean the object lacks a field or contains an unusable
+        value (AttributeError: text or a number where an object belongs).
         """
         try:
             built = build()
-        except (TimestampError, KeyError, TypeError, ValueError) as error:
+        except (TimestampError, KeyError, TypeError, ValueError, AttributeError) as error:
             reason = str(error) if not isinstance(error, KeyError) else f"missing field {error}"
             self.rejected.append(
                 {
@@ -72,6 +73,7 @@ def write_batch(
     Earlier quarantine entries at the same locations are replaced, so a re-run
     neither duplicates a reject nor keeps one whose object now loads.
     """
+    _reject_unstorable(batch, columns)
     locations = {row.pop("_location") for row in batch.rows if "_location" in row}
     locations |= {item["location"] for item in batch.rejected}
     if locations:
@@ -82,6 +84,43 @@ def write_batch(
     if batch.rejected:
         warehouse.quarantine_rows(con, batch.source, batch.entity, batch.rejected, replace=False)
     return warehouse.upsert_rows(con, table, batch.rows, columns)
+
+
+INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+
+
+def unstorable_reason(row: Mapping[str, Any], columns: Mapping[str, str]) -> str | None:
+    """Name the first integer or boolean value DuckDB could not store in its column."""
+    for name, spec in columns.items():
+        value, kind = row.get(name), spec.split()[0].lower()
+        if value is None:
+            continue
+        if kind in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[kind]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                return f"{name}: {value!r} is not an integer from {low} to {high}"
+        elif kind == "boolean" and not isinstance(value, bool):
+            return f"{name}: {value!r} is not true or false"
+    return None
+
+
+def _reject_unstorable(batch: Batch, columns: Mapping[str, str]) -> None:
+    """Move rows whose values do not fit their column types to the batch's rejects."""
+    kept = []
+    for row in batch.rows:
+        reason = unstorable_reason(row, columns)
+        if reason is None:
+            kept.append(row)
+            continue
+        location = row.pop("_location", None) or f"{batch.source}/{row.get('_record_key')}"
+        batch.rejected.append(
+            {
+                "location": location,
+                "raw_content": json.dumps(row.get("_payload"), sort_keys=True, default=str),
+                "reason": f"{batch.entity} at {location}: {reason}; check the value in the API",
+            }
+        )
+    batch.rows = kept
 
 
 @dataclass
