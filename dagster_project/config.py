@@ -259,6 +259,17 @@ def parse_config(data: dict[str, Any] | None, base: Path) -> PipelineConfig:
         files = sources.pop("files") or {}
         folder = files.get("path") if isinstance(files, dict) else files
         config.events_dir = _resolve_path(folder, base, "sources.files.path", errors)
+        if (
+            config.events_dir is not None
+            and not Path(os.path.expandvars(str(folder))).expanduser().is_absolute()
+            and not config.events_dir.is_relative_to(base.resolve())
+        ):
+            # A relative path stays inside the configuration's folder; reading
+            # elsewhere takes an absolute path, written on purpose.
+            errors.append(
+                f"sources.files.path: {folder!r} leaves the folder of the configuration "
+                f"({base.resolve()}); write an absolute path to read events from elsewhere"
+            )
     config.git_repos = _parse_git(sources.pop("git", None), base, errors)
     config.sources = sources
     if errors:

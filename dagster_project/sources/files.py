@@ -380,6 +380,17 @@ def _payload(record: SourceRecord) -> Any:
     return record.data if isinstance(record.data, dict) else record.raw_text
 
 
+def _outside_folder(path: Path, root: Path) -> str | None:
+    """Explain why a file that links out of the events folder is not read, or None."""
+    target = path.resolve()
+    if target.is_relative_to(root.resolve()):
+        return None
+    return (
+        f"{path.name} is a link to {target}, outside the events folder {root}; "
+        "links out of the folder are not followed: copy the file into the folder"
+    )
+
+
 def read_events(folder: str | Path, config: PipelineConfig) -> FileExtract:
     """Read and validate every entity file of ``folder``."""
     root = Path(folder)
@@ -400,6 +411,10 @@ def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileE
     rejected: list[dict[str, Any]] = []
     seen: dict[str, tuple[str, str]] = {}
     for path in entity_files(root, entity):
+        outside = _outside_folder(path, root)
+        if outside is not None:
+            rejected.append({"location": path.name, "raw_content": None, "reason": outside})
+            continue
         extract.files.append(str(path))
         for position, record in enumerate(iter_records(path), start=1):
             try:
