@@ -74,13 +74,19 @@ def _stream_build(
     progress.report(f"dbt: building the {step} models")
     # "buildable" runs a test in the step that builds the last of its parents, so a
     # relationship test between the two steps runs once, after both tables exist.
+    # dbt unit tests check model logic on fixed inputs, so they run in the test suite
+    # (tests/test_dbt_unit_tests.py), not in every refresh.
     args = [
         "build",
         "--indirect-selection",
         "buildable",
+        "--exclude-resource-type",
+        "unit_test",
         "--vars",
         _dbt_vars(run_settings, context),
     ]
+    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+        args.append("--full-refresh")
     invocation = dbt.cli(args, context=context)
     built = 0
     for event in invocation.stream():
