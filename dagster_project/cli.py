@@ -107,7 +107,10 @@ def run_refresh(args: argparse.Namespace) -> int:
             dbt_log = io.StringIO()
             with contextlib.redirect_stdout(dbt_log):
                 result = pipeline.run_refresh_job(
-                    str(warehouse_file), resource_config, log_level="CRITICAL"
+                    str(warehouse_file),
+                    resource_config,
+                    log_level="CRITICAL",
+                    incremental=args.incremental,
                 )
     except locking.WarehouseLockedError as error:
         raise CliError(str(error)) from None
@@ -268,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--contracts",
         help="outcome contract file or folder (default: $DORA_CONTRACTS or contracts/)",
+    )
+    refresh.add_argument(
+        "--incremental",
+        action="store_true",
+        help="keep incremental dbt models and add what is new (default: rebuild everything)",
     )
     refresh.set_defaults(handler=run_refresh)
 

@@ -15,17 +15,18 @@ def run_refresh_job(
     run_settings: dict[str, Any] | None = None,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "WARNING",
+    incremental: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    """Execute ``refresh_all`` against one warehouse file and return the result.
+    """Execute ``refresh_all`` (or ``refresh_incremental``) on one warehouse file.
 
     Holds the warehouse's refresh lock for the whole run; raises
     ``locking.WarehouseLockedError`` when another refresh of the file is running.
     """
     settings.apply_offline_environment()
     os.environ[settings.WAREHOUSE_ENV] = warehouse_path
-    from dagster_project.definitions import REFRESH_ALL, defs
+    from dagster_project.definitions import REFRESH_ALL, REFRESH_INCREMENTAL, defs
 
-    job = defs.resolve_job_def(REFRESH_ALL)
+    job = defs.resolve_job_def(REFRESH_INCREMENTAL if incremental else REFRESH_ALL)
     run_config = {
         "resources": {
             "warehouse": {"config": {"path": warehouse_path}},
