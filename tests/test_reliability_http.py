@@ -14,9 +14,13 @@ import struct
 import threading
 from collections.abc import Iterator
 
+import duckdb
 import pytest
 
+from dagster_project import warehouse
 from dagster_project.clients.http import ApiError, ApiSession, RetryPolicy
+from dagster_project.sources.api_loading import Batch, write_batch
+from tests.fakes.api_server import FakeApi, Listing
 
 TOKEN = "ghp_PLANTEDhttpfaulttoken0123456789abcdef"
 GOOD = json.dumps([{"id": 1}]).encode()
@@ -198,3 +202,33 @@ def test_token_is_sent_but_never_in_errors(serve) -> None:
         session(server, [], retries=1).get("items")
     assert TOKEN.encode() in server.requests[0]
     assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value)
+
+
+def test_listing_that_shifts_between_pages_is_stored_once(tmp_path) -> None:
+    """An item added at the front after page 1 repeats an item on page 2; the upsert keeps one."""
+    items = [{"id": number} for number in range(5, 0, -1)]  # newest first, like GitHub
+
+    def listing(match, query) -> Listing:
+        if query.get("page", "1") == "2" and items[0]["id"] == 5:
+            items.insert(0, {"id": 6})  # a new item arrives between the two reads
+        return Listing(list(items))
+
+    columns = {"item_id": "integer"}
+    with FakeApi(per_page=3) as api:
+        api.route("/items", listing)
+        client = ApiSession(api.base_url, sleep=lambda seconds: None)
+        read = [item for page in client.paginate("items") for item in page.data]
+
+    assert [item["id"] for item in read] == [5, 4, 3, 3, 2, 1]
+    batch = Batch("test", "items")
+    for item in read:
+        batch.add(
+            f"items/{item['id']}",
+            item,
+            lambda item=item: {"_record_key": str(item["id"]), "item_id": item["id"]},
+        )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        warehouse.ensure_raw_tables(con, {"raw_test__items": columns})
+        write_batch(con, "raw_test__items", columns, batch)
+        stored = con.execute("select item_id from raw_test__items order by 1").fetchall()
+    assert stored == [(1,), (2,), (3,), (4,), (5,)]
