@@ -1,7 +1,7 @@
 """Metrics from the GitHub and GitLab API paths agree with the same events as neutral files.
 
-One warehouse is filled by the GitHub and GitLab extractions from the fake
-servers and then refreshed. Another is refreshed from neutral-form files that this test
+One warehouse is refreshed with the GitHub and GitLab sources pointed at the
+fake servers. Another is refreshed from neutral-form files that this test
 derives from the same API objects with its own mapping, written
 independently of the source code. The marts of both must give the same
 DORA metrics.
@@ -20,11 +20,12 @@ import yaml
 from dagster_project import metrics, pipeline, warehouse
 from dagster_project.settings import DBT_PROJECT_DIR
 from tests.conftest import write_events
+from tests.fakes.github_server import TOKEN as GITHUB_TOKEN
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.gitlab_server import TOKEN as GITLAB_TOKEN
 from tests.fakes.gitlab_server import FakeGitLab
-from tests.test_github_extract import REPO, commits_by_time, run_extract
+from tests.test_github_extract import REPO, commits_by_time
 from tests.test_gitlab_extract import PROJECT, mark_incidents, mr_commit_shas
-from tests.test_gitlab_extract import run_extract as run_gitlab_extract
 
 AS_OF = "2031-01-01T00:00:00+00:00"
 WINDOWS = [
@@ -344,25 +345,60 @@ def window_numbers(path: Path) -> list[dict]:
     return numbers
 
 
-def test_api_and_file_paths_agree(tmp_path):
-    config_file = tmp_path / "dora.yml"
-    config_file.write_text(yaml.safe_dump({"timezone": "UTC"}))
+def api_config(github: FakeGitHub, gitlab: FakeGitLab) -> dict:
+    """Return the configuration that points the refresh at both fake servers."""
+    return {
+        "timezone": "UTC",
+        "sources": {
+            "github": {
+                "base_url": github.base_url,
+                "token_env": "DORA_TEST_GITHUB_TOKEN",
+                "repos": [
+                    {
+                        "repo": CONFIG.repo,
+                        "services": list(CONFIG.services),
+                        "branch": CONFIG.branch,
+                        "incident_label": CONFIG.incident_label,
+                    }
+                ],
+            },
+            "gitlab": {
+                "base_url": gitlab.base_url,
+                "token_env": "DORA_TEST_GITLAB_TOKEN",
+                "projects": [
+                    {
+                        "project": PROJECT.project,
+                        "services": list(PROJECT.services),
+                        "branch": PROJECT.branch,
+                        "deploy_pipeline_ref": PROJECT.deploy_pipeline_ref,
+                    }
+                ],
+            },
+        },
+    }
+
+
+def test_api_and_file_paths_agree(tmp_path, monkeypatch):
+    monkeypatch.setenv("DORA_TEST_GITHUB_TOKEN", GITHUB_TOKEN)
+    monkeypatch.setenv("DORA_TEST_GITLAB_TOKEN", GITLAB_TOKEN)
+    api_config_file = tmp_path / "api.yml"
+    files_config_file = tmp_path / "files.yml"
+    files_config_file.write_text(yaml.safe_dump({"timezone": "UTC"}))
     api_warehouse = tmp_path / "api.duckdb"
     file_warehouse = tmp_path / "files.duckdb"
 
+    # The refresh job itself extracts from the fake servers, as for a team
+    # whose only sources are GitHub and GitLab.
     with FakeGitHub() as github, FakeGitLab() as gitlab:
         stage_activity(github)
         stage_gitlab_activity(gitlab)
-        with warehouse.open_warehouse(api_warehouse) as con:
-            warehouse.ensure_raw_tables(con)
-            run_extract(con, github, config=CONFIG)
-            run_gitlab_extract(con, gitlab)
+        api_config_file.write_text(yaml.safe_dump(api_config(github, gitlab)))
+        refresh(api_warehouse, api_config_file)
         events = neutral_events(github)
         for entity, rows in gitlab_neutral_events(gitlab).items():
             events[entity] += rows
-    refresh(api_warehouse, config_file)
     write_events(tmp_path / "events", **events)
-    refresh(file_warehouse, config_file, tmp_path / "events")
+    refresh(file_warehouse, files_config_file, tmp_path / "events")
 
     from_api = window_numbers(api_warehouse)
     from_files = window_numbers(file_warehouse)
