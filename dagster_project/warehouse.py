@@ -164,11 +164,26 @@ def _bulk_insert(
     table: str,
     columns: Mapping[str, str],
     rows: Sequence[Mapping[str, Any]],
+    loaded_at: datetime | None = None,
 ) -> None:
+    """Insert ``rows`` through a temporary JSON Lines file.
+
+    With ``loaded_at``, a row without ``_loaded_at`` gets that time and a
+    payload that is not text is stored as its JSON text, as it is written,
+    so the rows are never copied.
+    """
     names = list(columns)
+    fill = loaded_at is not None
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as out:
         for row in rows:
-            out.write(json.dumps({name: row.get(name) for name in names}, default=_json_default))
+            values = {name: row.get(name) for name in names}
+            if fill:
+                if "_loaded_at" not in row:
+                    values["_loaded_at"] = loaded_at
+                payload = values.get("_payload")
+                if payload is not None and not isinstance(payload, str):
+                    values["_payload"] = json.dumps(payload, default=_json_default, sort_keys=True)
+            out.write(json.dumps(values, default=_json_default))
             out.write("\n")
         temp_name = out.name
     try:
@@ -186,17 +201,15 @@ def _bulk_insert(
         os.unlink(temp_name)
 
 
-def _prepare_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Fill ``_loaded_at``, serialise dict payloads, and keep the last row of each key."""
-    loaded_at = datetime.now(UTC)
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
+def _prepare_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Keep the last row of each key, in the position of the key's first row.
+
+    The rows are not copied: ``_bulk_insert`` fills ``_loaded_at`` and
+    serialises payloads as it writes them.
+    """
+    unique: dict[tuple[str, str], Mapping[str, Any]] = {}
     for row in rows:
-        prepared = dict(row)
-        prepared.setdefault("_loaded_at", loaded_at)
-        payload = prepared.get("_payload")
-        if payload is not None and not isinstance(payload, str):
-            prepared["_payload"] = json.dumps(payload, default=_json_default, sort_keys=True)
-        unique[(prepared["_source"], prepared["_record_key"])] = prepared
+        unique[(row["_source"], row["_record_key"])] = row
     return list(unique.values())
 
 
@@ -231,7 +244,7 @@ def _write_rows(
             )
             con.execute("drop table _upsert_keys")
         if prepared:
-            _bulk_insert(con, table, table_columns, prepared)
+            _bulk_insert(con, table, table_columns, prepared, loaded_at=datetime.now(UTC))
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -376,8 +376,14 @@ def _reject(record: SourceRecord, reason: str) -> dict[str, Any]:
     return {"location": record.location, "raw_content": record.raw_text[:100_000], "reason": reason}
 
 
-def _payload(record: SourceRecord) -> Any:
-    return record.data if isinstance(record.data, dict) else record.raw_text
+def _payload(record: SourceRecord) -> str:
+    """Return the record as the JSON text stored in ``_payload`` (keys sorted).
+
+    Serialised at once, so the parsed record is not held until the bulk load.
+    """
+    if isinstance(record.data, dict):
+        return json.dumps(record.data, sort_keys=True, default=str)
+    return record.raw_text
 
 
 def _outside_folder(path: Path, root: Path) -> str | None:
@@ -409,7 +415,8 @@ def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileE
     """Read and validate the files of one entity into ``extract``."""
     rows: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    seen: dict[str, tuple[str, str]] = {}
+    # key -> (location, hash of the raw text) of the first row with that key
+    seen: dict[str, tuple[str, int]] = {}
     for path in entity_files(root, entity):
         outside = _outside_folder(path, root)
         if outside is not None:
@@ -435,8 +442,9 @@ def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileE
             if entity in ("commits", "pull_requests"):
                 key = parsed[0]["_record_key"]
                 if key in seen:
-                    first_location, first_text = seen[key]
-                    same = "identical to" if first_text == record.raw_text else "conflicts with"
+                    first_location, first_hash = seen[key]
+                    identical = first_hash == hash(record.raw_text)
+                    same = "identical to" if identical else "conflicts with"
                     rejected.append(
                         _reject(
                             record,
@@ -445,7 +453,7 @@ def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileE
                         )
                     )
                     continue
-                seen[key] = (record.location, record.raw_text)
+                seen[key] = (record.location, hash(record.raw_text))
             for row in parsed:
                 row["_source"] = SOURCE
                 row["_payload"] = _payload(record)
