@@ -142,9 +142,19 @@ def dbt_node_times(target_root: Path) -> list[dict]:
 
 
 def run_refresh(
-    label: str, events: Path, warehouse: Path, as_of: str, workdir: Path, python: str
+    label: str,
+    events: Path,
+    warehouse: Path,
+    as_of: str,
+    workdir: Path,
+    python: str,
+    incremental: bool = False,
 ) -> RefreshResult:
-    """Run `dora refresh` once against ``warehouse`` and return what it cost."""
+    """Run `dora refresh` once against ``warehouse`` and return what it cost.
+
+    With ``incremental`` the run is `dora refresh --incremental` (the job that
+    keeps incremental dbt models instead of rebuilding them).
+    """
     run_dir = workdir / label
     run_dir.mkdir(parents=True, exist_ok=True)
     dagster_home = run_dir / "dagster_home"
@@ -166,6 +176,8 @@ def run_refresh(
         python, "-m", "dagster_project.cli", "refresh",
         "--events", str(events), "--warehouse", str(warehouse), "--as-of", as_of,
     ]  # fmt: skip
+    if incremental:
+        command.append("--incremental")
     load_before = os.getloadavg()[0]
     with (run_dir / "stdout.txt").open("w") as out, (run_dir / "stderr.txt").open("w") as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)

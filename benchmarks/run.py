@@ -7,7 +7,8 @@ Usage: `python -m benchmarks.run [--sizes small,large] [--workdir DIR]`, or
 
 - full: a new warehouse, every day, as of the end of the last day;
 - initial: a new warehouse, the cut copy, as of the cut;
-- incremental: the initial warehouse again, every day, as of the end.
+- incremental: `dora refresh --incremental` on the initial warehouse, every
+  day, as of the end.
 
 Results are merged into benchmarks/results.json (one entry per size, the
 newest run wins) and the page is rewritten from all entries.
@@ -94,7 +95,13 @@ def bench_size(size: str, workdir: Path, python: str, max_load: float) -> dict:
         wait_for_load(max_load, timeout=120)
         print(f"{size}: {label} refresh...", file=sys.stderr, flush=True)
         result = run_refresh(
-            f"{size}-{label}", events, warehouse, as_of.isoformat(), base / "runs", python
+            f"{size}-{label}",
+            events,
+            warehouse,
+            as_of.isoformat(),
+            base / "runs",
+            python,
+            incremental=not fresh,
         )
         print(
             f"{size}: {label}: wall {result.wall_s:.1f} s, cpu {result.cpu_s:.1f} s, "
