@@ -278,6 +278,11 @@ def incident_row(
         resolution_reason = "resolved"
     alert_at = min(moment for moment in (created_at, resolution.first_trigger_at) if moment)
     number = incident.get("incident_number")
+    if isinstance(number, int) and not -(2**31) <= number < 2**31:
+        raise ValueError(
+            f"{where}: incident_number {number} is outside the 32-bit range the warehouse "
+            "stores; check the value PagerDuty sent"
+        )
     return {
         "_source": settings.source,
         "_record_key": str(incident_id),
@@ -411,7 +416,8 @@ def load(
             )
             row = incident_row(incident, entries, settings)
             entry_rows.extend(log_entry_rows(incident_id, entries, settings.source))
-        except (TimestampError, ValueError) as error:
+        except (TimestampError, ValueError, TypeError, KeyError, AttributeError) as error:
+            # TypeError, KeyError, AttributeError: a field of an unexpected JSON type.
             rejected.append(
                 {
                     "location": location,
