@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dagster_project import warehouse
+from dagster_project.clients.pagerduty import PagerDutyClient
 from dagster_project.sources import api_loading
 from dagster_project.sources import github as gh
 from dagster_project.sources import gitlab as gl
@@ -30,12 +32,14 @@ from dagster_project.sources import incidents_opsgenie as opsgenie
 from dagster_project.sources import incidents_pagerduty as pagerduty
 from dagster_project.sources import incidents_statuspage as statuspage
 from dagster_project.timeparse import TimestampError
+from tests.fakes.incident_servers import FakePagerDuty, load_pagerduty_fixtures
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # What the loaders catch: api_loading.Batch for GitHub and GitLab, each incident loader.
 BATCH_ERRORS = (TimestampError, KeyError, TypeError, ValueError, AttributeError)
 INCIDENT_ERRORS = (TimestampError, ValueError)
+PAGERDUTY_ERRORS = (TimestampError, ValueError, TypeError, KeyError, AttributeError)
 
 
 @pytest.fixture(scope="session")
@@ -167,7 +171,7 @@ def _cases() -> list[Case]:
             "pagerduty incident",
             _json("pagerduty/incidents.json")["incidents"][:5],
             lambda incident: pagerduty.incident_row(incident, [], PAGERDUTY),
-            INCIDENT_ERRORS,
+            PAGERDUTY_ERRORS,
             pagerduty.RAW_TABLES,
             pagerduty.INCIDENTS_TABLE,
         ),
@@ -313,27 +317,26 @@ def test_recorded_objects_build() -> None:
         assert len(case.items) >= 1, case.name
 
 
-def _pagerduty_incident() -> dict[str, Any]:
-    return deepcopy(_json("pagerduty/incidents.json")["incidents"][0])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="incident_row passes incident_number through unchecked; DuckDB then rejects the "
-    "whole upsert (record_index is a 32-bit integer)",
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("incident_number", 2**31), ("teams", 5), ("acknowledgements", 3)],
+    ids=["number-beyond-int32", "teams-not-a-list", "acknowledgements-not-a-list"],
 )
-def test_pagerduty_incident_number_beyond_int32_is_quarantined() -> None:
-    incident = _pagerduty_incident()
-    incident["incident_number"] = 2**31
-    _write_incident(next(case for case in CASES if case.name == "pagerduty incident"), incident)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="a non-list 'teams' raises TypeError, which the PagerDuty loader does not catch",
-)
-def test_pagerduty_teams_not_a_list_is_quarantined() -> None:
-    incident = _pagerduty_incident()
-    incident["teams"] = 5
-    _write_incident(next(case for case in CASES if case.name == "pagerduty incident"), incident)
+def test_pagerduty_loader_quarantines_odd_field(tmp_path, field: str, value: Any) -> None:
+    incidents_, entries = load_pagerduty_fixtures()
+    incidents_ = deepcopy(incidents_)
+    incidents_[0][field] = value
+    bad_id = incidents_[0]["id"]
+    token = "pd-properties-token"
+    with FakePagerDuty(incidents_, entries, token) as server:
+        client = PagerDutyClient(token, server.base_url, page_size=2, sleep=lambda _: None)
+        with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+            summary = pagerduty.load(con, client, PAGERDUTY, datetime(2022, 11, 5, tzinfo=UTC))
+            stored = con.execute(
+                f"select count(*) from {pagerduty.INCIDENTS_TABLE} where incident_id = ?",
+                [bad_id],
+            ).fetchone()[0]
+            reasons = [row[0] for row in con.execute("select reason from quarantine").fetchall()]
+    assert summary.quarantined == 1
+    assert stored == 0
+    assert len(reasons) == 1
