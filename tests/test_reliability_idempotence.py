@@ -8,6 +8,7 @@ uninterrupted ``dora refresh``. Wall-clock columns (``built_at``,
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -70,7 +71,11 @@ def test_rerun_changes_no_mart_value(baseline, tmp_path: Path) -> None:
 def _kill_after(
     line_start: str, events: Path, warehouse: Path, home: Path, after: str = ""
 ) -> list[str]:
-    """Start `dora refresh`, SIGKILL it once it prints ``line_start``; return its lines.
+    """Start `dora refresh`, SIGKILL it and its children once it prints ``line_start``.
+
+    Returns the progress lines it printed. Killing only the `dora` process
+    would leave a running dbt step writing the warehouse, and the next
+    refresh would stop with "in use by another process" until that ends.
 
     With ``after``, only a ``line_start`` line printed after an ``after`` line counts.
     """
@@ -80,6 +85,8 @@ def _kill_after(
         stderr=subprocess.PIPE,
         text=True,
         env=dora_env(DAGSTER_HOME=str(home)),
+        # Its own process group, so the kill also reaches the dbt process it started.
+        start_new_session=True,
     )
     seen: list[str] = []
     assert process.stderr is not None
@@ -89,10 +96,9 @@ def _kill_after(
             seen.append(line.rstrip())
             armed = armed or line.startswith(f"[dora] {after}")
             if armed and line.startswith(f"[dora] {line_start}"):
-                process.send_signal(signal.SIGKILL)
                 break
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
     return seen
 
