@@ -47,10 +47,10 @@ def _size_section(entry: dict) -> list[str]:
         + " | peak RSS MiB | tree RSS MiB | DuckDB MiB | load 1 min before / after |",
         "|---" * (7 + len(STEP_NAMES)) + "|",
     ]
-    for name in ("full", "initial", "incremental"):
-        if name in runs:
-            lines.append(_run_row(name, runs[name]))
-    full, incremental = runs.get("full"), runs.get("incremental")
+    for name, run in runs.items():
+        lines.append(_run_row(name, run))
+    full = runs.get("full") or next(iter(runs.values()))
+    incremental = runs.get("incremental")
     if full and incremental:
         share = 100 * incremental["wall_s"] / full["wall_s"]
         cpu_share = 100 * incremental["cpu_s"] / full["cpu_s"]
@@ -62,7 +62,9 @@ def _size_section(entry: dict) -> list[str]:
     if full:
         lines += [
             "",
-            "Slowest dbt nodes of the full refresh:",
+            "Slowest dbt nodes of the first refresh in the table:"
+            if "full" not in runs
+            else "Slowest dbt nodes of the full refresh:",
             "",
             "| node | kind | seconds |",
             "|---|---|---|",
