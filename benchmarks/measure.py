@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -156,7 +157,9 @@ def run_refresh(
     keeps incremental dbt models instead of rebuilding them).
     """
     run_dir = workdir / label
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # A new run folder, so results of an earlier run are never counted again.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
     dagster_home = run_dir / "dagster_home"
     dagster_home.mkdir(exist_ok=True)
     target = run_dir / "dbt_target"
