@@ -26,7 +26,7 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 @dataclass
 class RefreshResult:
-    """What one refresh cost."""
+    """The cost of one refresh."""
 
     label: str
     wall_s: float
