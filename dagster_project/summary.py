@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from dagster_project import metrics
 
 SUMMARY_WINDOW_DAYS = 30
 ALL_SERVICES = "all services"
@@ -37,8 +38,6 @@ def summary_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict, list[dict]]:
             "select distinct service from fct_deployments where is_counted order by service"
         ).fetchall()
     ]
-    from dagster_project import metrics
-
     rows = []
     for service in [*services, None]:
         values = metrics.window_metrics(con, start, end, service=service)

@@ -53,7 +53,9 @@ def refresh(tmp_path: Path) -> Callable[..., Path]:
     """Return a function that runs the real refresh job into a new DuckDB file."""
     from dagster_project import pipeline
 
-    def run(events_dir: Path | None = None, config: dict | None = None, **run_settings: str) -> Path:
+    def run(
+        events_dir: Path | None = None, config: dict | None = None, **run_settings: str
+    ) -> Path:
         warehouse = tmp_path / "warehouse.duckdb"
         if config is not None:
             import yaml

@@ -76,7 +76,7 @@ class _CrossDatabaseMacros:
         return f"date_diff('{datepart}', {first}, {second})"
 
     def dateadd(self, datepart: str, interval: Any, expression: str) -> str:
-        return f"({expression} + interval ({interval}) {datepart})"
+        return f"({expression} + ({interval}) * interval '1 {datepart}')"
 
     def date_trunc(self, datepart: str, expression: str) -> str:
         return f"date_trunc('{datepart}', {expression})"
