@@ -47,7 +47,9 @@ def assert_same(name: str, expected: Any, actual: Any) -> None:
         assert actual is None, f"{name}: expected no data (null), got {actual!r}"
         return
     assert actual is not None, f"{name}: expected {expected}, got no data (null)"
-    assert math.isclose(actual, expected, abs_tol=TOLERANCE), f"{name}: expected {expected}, got {actual}"
+    assert math.isclose(actual, expected, abs_tol=TOLERANCE), (
+        f"{name}: expected {expected}, got {actual}"
+    )
 
 
 @pytest.mark.parametrize("case_file", CASE_FILES, ids=[path.stem for path in CASE_FILES])
