@@ -19,6 +19,7 @@ from dagster_project.sources.api_loading import (
     reverted_sha,
     timestamp,
 )
+from dagster_project.sources.incident_text import alert_time
 
 SOURCE_PREFIX = "github"
 DEFAULT_TOKEN_ENV = "GITHUB_TOKEN"
@@ -475,7 +476,7 @@ def incident_row(config: GitHubRepoConfig, issue: Mapping[str, Any]) -> dict[str
         "title": issue.get("title"),
         "state": issue.get("state"),
         "labels": json.dumps(labels),
-        "alert_at": required_timestamp(issue, "created_at"),
+        "alert_at": alert_time(required_timestamp(issue, "created_at"), issue.get("body")),
         "resolved_at": closed_at,
         "updated_at": timestamp(issue, "updated_at"),
         "resolution_reason": issue.get("state_reason"),

@@ -19,6 +19,7 @@ from dagster_project.sources.api_loading import (
     reverted_sha,
     timestamp,
 )
+from dagster_project.sources.incident_text import alert_time
 
 SOURCE_PREFIX = "gitlab"
 DEFAULT_TOKEN_ENV = "GITLAB_TOKEN"
@@ -369,7 +370,7 @@ def incident_row(config: GitLabProjectConfig, issue: Mapping[str, Any]) -> dict[
         "title": issue.get("title"),
         "state": issue.get("state"),
         "labels": json.dumps(labels),
-        "alert_at": required_timestamp(issue, "created_at"),
+        "alert_at": alert_time(required_timestamp(issue, "created_at"), issue.get("description")),
         "resolved_at": timestamp(issue, "closed_at") if issue.get("state") == "closed" else None,
         "updated_at": timestamp(issue, "updated_at"),
     }
