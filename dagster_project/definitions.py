@@ -46,7 +46,9 @@ refresh_incremental = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-core = dg.Definitions(
+# Dagster's loader accepts one Definitions object at module scope, so the parts
+# are merged in one expression.
+_JOBS_AND_RESOURCES = dict(
     jobs=[refresh_all, refresh_incremental],
     resources={
         "warehouse": WarehouseResource(),
@@ -55,7 +57,7 @@ core = dg.Definitions(
 )
 
 defs = dg.Definitions.merge(
-    core,
+    dg.Definitions(**_JOBS_AND_RESOURCES),
     files.defs,
     git.defs,
     github.defs,
