@@ -97,6 +97,22 @@ def run_refresh(args: argparse.Namespace) -> int:
         raise CliError(f"events folder not found: {args.events}; pass an existing folder")
     if args.git_repo and not Path(args.git_repo).exists():
         raise CliError(f"git repository not found: {args.git_repo}; pass the path of a clone")
+    from dagster_project.config import load_config
+    from dagster_project.contract.loading import load_contracts
+
+    # Both raise ConfigError or ContractError with every invalid field, before any work.
+    config = load_config(resource_config["config_path"] or None)
+    load_contracts(resource_config["contracts_path"] or None)
+    uses_sample = (
+        not (args.events or args.git_repo) and config.events_dir == settings.SAMPLE_EVENTS_DIR
+    )
+    if uses_sample and not args.as_of:
+        resource_config["as_of"] = settings.SAMPLE_AS_OF
+        print(
+            f"dora refresh: measuring the bundled sample as of {settings.SAMPLE_AS_OF} "
+            "(its last day); pass --as-of to choose another time",
+            file=sys.stderr,
+        )
     from dagster_project import locking, pipeline
 
     try:
@@ -171,6 +187,15 @@ def run_metrics(args: argparse.Namespace) -> int:
         end = _parse_bound(args.end, "--end", zone)
         if end <= start:
             raise CliError(f"--end ({args.end}) must be after --start ({args.start})")
+        if args.service:
+            known = [
+                row[0]
+                for row in con.execute("select service from dim_services order by 1").fetchall()
+            ]
+            if args.service not in known:
+                raise CliError(
+                    f"unknown service {args.service!r}; known services: {', '.join(known) or 'none'}"
+                )
         values = metrics.window_metrics(con, start, end, service=args.service, timezone=zone_name)
     except duckdb.CatalogException as error:
         raise CliError(
@@ -188,9 +213,12 @@ def run_metrics(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     from dagster_project.sample import generator
 
-    counts = generator.generate(
-        Path(args.out), size=args.size, seed=args.seed, end_date=args.end_date, scale=args.scale
-    )
+    try:
+        counts = generator.generate(
+            Path(args.out), size=args.size, seed=args.seed, end_date=args.end_date, scale=args.scale
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
     print(json.dumps(counts, default=str))
     return EXIT_OK
 

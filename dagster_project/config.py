@@ -52,6 +52,10 @@ DEFAULT_NON_PRODUCTION: tuple[str, ...] = (
 )
 
 
+# Source sections read by the API source modules; files and git are read here.
+KNOWN_SOURCES = frozenset({"github", "gitlab", "pagerduty", "opsgenie", "statuspage"})
+
+
 class ConfigError(ValueError):
     """An invalid configuration; the message lists every invalid field."""
 
@@ -271,6 +275,11 @@ def parse_config(data: dict[str, Any] | None, base: Path) -> PipelineConfig:
                 f"({base.resolve()}); write an absolute path to read events from elsewhere"
             )
     config.git_repos = _parse_git(sources.pop("git", None), base, errors)
+    for key in sources:
+        if key not in KNOWN_SOURCES:
+            errors.append(
+                f"sources.{key}: unknown source; allowed: files, git, {', '.join(sorted(KNOWN_SOURCES))}"
+            )
     config.sources = sources
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

@@ -9,6 +9,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DATA_DIR = PROJECT_ROOT / "data"
 SAMPLE_EVENTS_DIR = DATA_DIR / "sample"
+# The bundled sample ends on 2026-11-30; a refresh of it measures at the end of
+# that day unless --as-of says otherwise, so its numbers do not drift with the clock.
+SAMPLE_AS_OF = "2026-11-30T23:59:59+00:00"
 
 WAREHOUSE_ENV = "DORA_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"

@@ -34,6 +34,8 @@ def dora(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         (["refresh", "--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
         (["refresh", "--events", "/nonexistent/events"], "events folder not found"),
         (["refresh", "--git-repo", "/nonexistent/repo"], "git repository not found"),
+        (["refresh", "--config", "/nonexistent/dora.yml"], "configuration file not found"),
+        (["sample", "--out", "/tmp/dora-sample-unused", "--scale", "0"], "scale must be in (0, 1]"),
         (
             [
                 "metrics",
@@ -57,12 +59,15 @@ def test_bad_arguments_exit_with_message(args: list[str], message: str) -> None:
 
 def test_invalid_config_names_every_field(tmp_path: Path) -> None:
     config = tmp_path / "dora.yml"
-    config.write_text("timezone: Nowhere/City\nhotfix: {window_hours: -1}\ncolour: blue\n")
+    config.write_text(
+        "timezone: Nowhere/City\nhotfix: {window_hours: -1}\ncolour: blue\nsources: {filez: {path: x}}\n"
+    )
     completed = dora("refresh", "--config", str(config), "--warehouse", str(tmp_path / "w.duckdb"))
     assert completed.returncode == 1
     assert "timezone: unknown time zone 'Nowhere/City'" in completed.stderr
     assert "hotfix.window_hours: invalid value -1" in completed.stderr
     assert "colour: unknown setting" in completed.stderr
+    assert "sources.filez: unknown source" in completed.stderr
 
 
 def test_locked_warehouse_reported(tmp_path: Path) -> None:
@@ -151,6 +156,23 @@ def test_metrics_prints_one_json_object(built_warehouse) -> None:
     )
     assert by_service["deployments_total"] == 1
     assert by_service["change_failure_rate"] == 0.0
+
+
+def test_metrics_rejects_unknown_service(built_warehouse) -> None:
+    warehouse, _ = built_warehouse
+    completed = dora(
+        "metrics",
+        "--warehouse",
+        str(warehouse),
+        "--start",
+        "2023-11-27",
+        "--end",
+        "2023-11-28",
+        "--service",
+        "nosuch",
+    )
+    assert completed.returncode == 1
+    assert "unknown service 'nosuch'; known services: svc-a, svc-b" in completed.stderr
 
 
 def test_metrics_rejects_reversed_window(built_warehouse) -> None:

@@ -183,3 +183,19 @@ def test_load_is_idempotent(tmp_path: Path) -> None:
 def test_missing_folder_error_names_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"events folder not found: .*nowhere"):
         files.read_events(tmp_path / "nowhere", CONFIG)
+
+
+def test_stray_csv_quote_costs_one_line(tmp_path: Path) -> None:
+    text = (
+        "sha,parent_shas,authored_at,committed_at\n"
+        "c1,c0,2024-03-04T09:00:00Z,2024-03-04T09:00:00Z\n"
+        'c2,"c1,2024-03-04T10:00:00Z,2024-03-04T10:00:00Z\n'
+        "c3,c2,2024-03-04T11:00:00Z,2024-03-04T11:00:00Z\n"
+        "c4,c3,2024-03-04T12:00:00Z,2024-03-04T12:00:00Z\n"
+    )
+    write(tmp_path, "commits.csv", text)
+    extract = files.read_events(tmp_path, CONFIG)
+    assert [row["sha"] for row in extract.rows["commits"]] == ["c1", "c3", "c4"]
+    [rejected] = extract.rejected["commits"]
+    assert rejected["location"] == "commits.csv:3"
+    assert rejected["reason"].startswith("invalid CSV")

@@ -118,22 +118,40 @@ def iter_records(path: Path) -> Iterator[SourceRecord]:
         for index, item in enumerate(items, start=1):
             yield SourceRecord(f"{path.name}[{index}]", index, item, json.dumps(item, default=str))
     elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            reader = csv.DictReader(handle)
-            for item in reader:
-                number = reader.line_num
-                if None in item:
-                    yield SourceRecord(
-                        f"{path.name}:{number}",
-                        number,
-                        RowError(
-                            "more values than header columns; quote fields that contain commas"
-                        ),
-                        json.dumps(item, default=str),
-                    )
-                    continue
-                cleaned = {key: (value if value != "" else None) for key, value in item.items()}
-                yield SourceRecord(f"{path.name}:{number}", number, cleaned, json.dumps(item))
+        yield from _iter_csv_records(path)
+
+
+def _iter_csv_records(path: Path) -> Iterator[SourceRecord]:
+    """Yield one record per physical line of a CSV file.
+
+    Each line is parsed on its own, so a stray quote costs only its own line
+    (which goes to quarantine) instead of swallowing the lines after it. A
+    field value therefore cannot contain a line break.
+    """
+    lines = _decode_lines(path)
+    header: list[str] | None = None
+    for number, text in lines:
+        if not text.strip():
+            continue
+        try:
+            values = next(csv.reader([text], strict=True))
+        except csv.Error as error:
+            problem = RowError(
+                f"invalid CSV ({error}); close the quote or quote the whole field, "
+                "and keep each row on one line"
+            )
+            yield SourceRecord(f"{path.name}:{number}", number, problem, text)
+            continue
+        if header is None:
+            header = [name.strip() for name in values]
+            continue
+        if len(values) > len(header):
+            problem = RowError("more values than header columns; quote fields that contain commas")
+            yield SourceRecord(f"{path.name}:{number}", number, problem, text)
+            continue
+        item = dict(zip(header, values + [""] * (len(header) - len(values)), strict=True))
+        cleaned = {key: (value if value != "" else None) for key, value in item.items()}
+        yield SourceRecord(f"{path.name}:{number}", number, cleaned, json.dumps(item))
 
 
 def entity_files(folder: Path, entity: str) -> list[Path]:
