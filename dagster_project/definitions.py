@@ -33,7 +33,7 @@ refresh_all = dg.define_asset_job(
         "(incremental models included) and print the summary."
     ),
     executor_def=dg.in_process_executor,
-    tags={dbt.FULL_REFRESH_TAG: "true"},
+    tags={dbt.FULL_REFRESH_TAG: "true", settings.WRITES_WAREHOUSE_TAG: "true"},
 )
 
 refresh_incremental = dg.define_asset_job(
@@ -44,6 +44,7 @@ refresh_incremental = dg.define_asset_job(
         "incremental dbt models add what is new."
     ),
     executor_def=dg.in_process_executor,
+    tags={settings.WRITES_WAREHOUSE_TAG: "true"},
 )
 
 # Dagster's loader accepts one Definitions object at module scope, so the parts

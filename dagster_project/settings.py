@@ -28,6 +28,21 @@ OFFLINE_ENVIRONMENT = {
 }
 
 
+# Telemetry off; runs that write the warehouse (tagged in definitions.py) queue
+# one behind the other, because DuckDB allows one writer.
+WRITES_WAREHOUSE_TAG = "dora/writes-warehouse"
+INSTANCE_SETTINGS = f"""telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: "{WRITES_WAREHOUSE_TAG}"
+        limit: 1
+"""
+
+
 def apply_offline_environment() -> None:
     """Set the telemetry switches unless the caller already set them."""
     for name, value in OFFLINE_ENVIRONMENT.items():
@@ -46,5 +61,5 @@ def dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     instance_file = home / "dagster.yaml"
     if not instance_file.exists():
-        instance_file.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        instance_file.write_text(INSTANCE_SETTINGS)
     return home.resolve()

@@ -37,3 +37,18 @@ def test_jobs_schedules_and_sensor_defined() -> None:
         "refresh_incremental",
     }
     assert [sensor.name for sensor in defs.sensors or []] == ["contract_breach_sensor"]
+
+
+def test_warehouse_writing_runs_queue_one_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    import dagster as dg
+
+    from dagster_project import settings
+    from dagster_project.definitions import defs
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    settings.dagster_home()
+    instance = dg.DagsterInstance.get()
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": settings.WRITES_WAREHOUSE_TAG, "limit": 1} in limits
+    for name in ("refresh_all", "refresh_incremental"):
+        assert defs.resolve_job_def(name).tags.get(settings.WRITES_WAREHOUSE_TAG) == "true"
