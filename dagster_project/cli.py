@@ -47,7 +47,7 @@ def _check_as_of(text: str) -> str:
 
 
 def _check_warehouse_free(path: Path) -> None:
-    """Fail early with a clear message when another process holds the DuckDB file."""
+    """Fail early with a clear message when another process has the DuckDB file open."""
     import duckdb
 
     if not path.exists():
