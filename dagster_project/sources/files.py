@@ -128,14 +128,24 @@ def _iter_csv_records(path: Path) -> Iterator[SourceRecord]:
     (which goes to quarantine) instead of swallowing the lines after it. A
     field value therefore cannot contain a line break.
     """
-    lines = _decode_lines(path)
     header: list[str] | None = None
-    for number, text in lines:
+    header_problem: RowError | None = None
+    for number, text in _decode_lines(path):
         if not text.strip():
+            continue
+        if header_problem is not None:
+            yield SourceRecord(f"{path.name}:{number}", number, header_problem, text)
             continue
         try:
             values = next(csv.reader([text], strict=True))
         except csv.Error as error:
+            if header is None:
+                # Without a readable header no later line can be read, so each is
+                # quarantined with the header's problem.
+                header_problem = RowError(
+                    f"the header (line {number}) is invalid CSV ({error}); fix the header line"
+                )
+                continue
             problem = RowError(
                 f"invalid CSV ({error}); close the quote or quote the whole field, "
                 "and keep each row on one line"
