@@ -122,7 +122,6 @@ class PipelineConfig:
             "hotfix_title_prefixes": list(self.hotfix.title_prefixes),
             "hotfix_window_hours": self.hotfix.window_hours,
             "latest_deployment_within_hours": self.latest_deployment_within_hours,
-            "non_production_environments": sorted(set(self.non_production_environments)),
         }
 
 

@@ -94,8 +94,6 @@ unmapped_environments as (
     where
         environment not in (select environment_aliases.alias from environment_aliases)
         and environment not in (select environment_aliases.environment from environment_aliases)
-        -- Names the configuration lists as non-production are known, not unmapped.
-        and environment not in ({{ sql_string_list(var('non_production_environments', [])) }})
     group by environment
 
 ),
