@@ -4,7 +4,7 @@ The API host depends on the account's region: ``api.opsgenie.com`` (us) or
 ``api.eu.opsgenie.com`` (eu). The key is sent as ``Authorization: GenieKey ...``
 by the shared :class:`~dagster_project.clients.http.ApiSession`, which retries
 5xx answers and waits out ``429`` answers. Listings page with ``offset`` and
-``limit`` and end when the answer has no ``paging.next`` link. No Dagster imports.
+``limit`` and end when the response has no ``paging.next`` link. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class OpsgenieClient:
             items = body.get("data")
             if not isinstance(items, list):
                 raise OpsgenieError(
-                    f"GET {url}: the answer has no 'data' list; "
+                    f"GET {url}: the response has no 'data' list; "
                     "check the region or base URL points at the Opsgenie API",
                     url=url,
                 )
@@ -127,7 +127,7 @@ class OpsgenieClient:
             return None
         item = (page.data or {}).get("data")
         if not isinstance(item, dict):
-            raise OpsgenieError(f"GET {url}: the answer has no 'data' object", url=url)
+            raise OpsgenieError(f"GET {url}: the response has no 'data' object", url=url)
         return item
 
 

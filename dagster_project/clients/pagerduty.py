@@ -135,7 +135,7 @@ class PagerDutyClient:
         incident = (page.data or {}).get("incident")
         if not isinstance(incident, dict):
             raise PagerDutyError(
-                f"GET {page.url}: the answer has no 'incident' object; "
+                f"GET {page.url}: the response has no 'incident' object; "
                 "check the base URL points at the PagerDuty REST API",
                 url=page.url,
             )
@@ -163,7 +163,7 @@ class PagerDutyClient:
             items = body.get(items_key)
             if not isinstance(items, list):
                 raise PagerDutyError(
-                    f"GET {url}: the answer has no {items_key!r} list; "
+                    f"GET {url}: the response has no {items_key!r} list; "
                     "check the base URL points at the PagerDuty REST API",
                     url=url,
                 )
