@@ -251,14 +251,37 @@ def run_contract_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+
 def run_contract_validate(args: argparse.Namespace) -> int:
     from dagster_project.contract.loading import load_contracts
 
+    if args.path and Path(args.path).suffix.lower() in MARKDOWN_SUFFIXES:
+        return _validate_markdown_contract(Path(args.path))
     contracts = load_contracts(args.path)
     for contract in contracts:
         print(
             f"{contract.id}: valid, {len(contract.outcomes)} outcomes, starts {contract.start_date}"
         )
+    return EXIT_OK
+
+
+def _validate_markdown_contract(document: Path) -> int:
+    """Check a Markdown contract document by importing it, without writing anything."""
+    from dagster_project.contract.markdown_import import import_markdown_file
+
+    if not document.is_file():
+        raise CliError(f"contract document not found: {document}")
+    result, _ = import_markdown_file(document)
+    for warning in result.warnings:
+        print(f"dora contract validate: warning: {warning}", file=sys.stderr)
+    contract = result.contract
+    print(
+        f"{contract.id}: valid Markdown contract, {len(contract.outcomes)} outcomes, "
+        f"starts {contract.start_date}; run 'dora contract import {document} "
+        f"--output contracts/{contract.id}.yml' to track it"
+    )
     return EXIT_OK
 
 

@@ -153,3 +153,22 @@ def test_missing_sections_are_errors():
     assert "Mission ID" in messages
     assert "no outcome found" in messages
     assert "no checkpoint found" in messages
+
+
+def test_validate_command_reads_a_markdown_document(capsys):
+    from dagster_project.cli import main
+
+    assert main(["contract", "validate", str(DATA / "example.md")]) == 0
+    out = capsys.readouterr().out
+    contract = import_file("example.md", contract_id="example").contract
+    assert f"{contract.id}: valid Markdown contract, {len(contract.outcomes)} outcomes" in out
+    assert "dora contract import" in out
+
+
+def test_validate_command_names_the_bad_lines_of_a_markdown_document(capsys):
+    from dagster_project.cli import main
+
+    assert main(["contract", "validate", str(DATA / "broken_targets.md")]) == 1
+    err = capsys.readouterr().err
+    assert "broken_targets.md:17:" in err
+    assert "not valid YAML" not in err
