@@ -17,6 +17,7 @@ from dagster_project.defs import (  # noqa: E402
     github,
     gitlab,
     incidents,
+    run_history,
     summary,
 )
 from dagster_project.defs.resources import WarehouseResource  # noqa: E402
@@ -67,5 +68,6 @@ defs = dg.Definitions.merge(
     dbt.defs,
     contract.defs,
     dashboard.defs,
+    run_history.defs,
     summary.defs,
 )

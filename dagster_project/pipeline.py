@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project import locking, settings
+from dagster_project import locking, run_history, settings
 
 
 def run_refresh_job(
@@ -40,7 +40,10 @@ def run_refresh_job(
             if os.environ.get(settings.DAGSTER_HOME_ENV)
             else dg.DagsterInstance.ephemeral()
         )
+    keep = run_history.runs_to_keep()
     with locking.warehouse_lock(warehouse_path):
-        return job.execute_in_process(
+        result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
         )
+    run_history.prune_run_history(instance, keep)
+    return result

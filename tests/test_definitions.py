@@ -36,7 +36,10 @@ def test_jobs_schedules_and_sensor_defined() -> None:
         "refresh_all",
         "refresh_incremental",
     }
-    assert [sensor.name for sensor in defs.sensors or []] == ["contract_breach_sensor"]
+    assert sorted(sensor.name for sensor in defs.sensors or []) == [
+        "contract_breach_sensor",
+        "prune_run_history_sensor",
+    ]
 
 
 def test_warehouse_writing_runs_queue_one_at_a_time(tmp_path: Path, monkeypatch) -> None:
