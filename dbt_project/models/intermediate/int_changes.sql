@@ -97,7 +97,48 @@ repo_services as (
 
 ),
 
-candidates as (
+-- In a repo with `paths`, a change belongs to the deploying services whose
+-- folders any of its commits touch. Commits with no file list add nothing.
+mapped_members as (
+
+    select
+        members.change_id,
+        members.repo,
+        commits.changed_services
+    from members
+    inner join commits
+        on
+            members.repo = commits.repo
+            and members.sha = commits.sha
+    where commits.changed_services is not null
+
+),
+
+mapped_changes as (
+
+    select
+        change_id,
+        {{ dbt.bool_or("changed_services != '[]'") }} as touches_service_folder
+    from mapped_members
+    group by change_id
+
+),
+
+mapped_change_services as (
+
+    select distinct
+        mapped_members.change_id,
+        repo_services.service
+    from mapped_members
+    inner join repo_services
+        on
+            mapped_members.repo = repo_services.repo
+            and mapped_members.changed_services
+            like {{ dbt.concat(["'%\"'", "repo_services.service", "'\"%'"]) }}
+
+),
+
+unmapped_candidates as (
 
     select
         changes.*,
@@ -105,6 +146,29 @@ candidates as (
     from changes
     left join repo_services
         on changes.repo = repo_services.repo
+    where changes.change_id not in (select mapped_changes.change_id from mapped_changes)
+
+),
+
+mapped_candidates as (
+
+    select
+        changes.*,
+        mapped_change_services.service
+    from changes
+    inner join mapped_changes
+        on changes.change_id = mapped_changes.change_id
+    left join mapped_change_services
+        on changes.change_id = mapped_change_services.change_id
+    where mapped_changes.touches_service_folder
+
+),
+
+candidates as (
+
+    select * from unmapped_candidates
+    union all
+    select * from mapped_candidates
 
 ),
 

@@ -15,6 +15,36 @@ commits as (
 
 ),
 
+-- Only the API sources know which services' folders a commit touches.
+api_commit_services as (
+
+    select
+        repo,
+        sha,
+        changed_services
+    from {{ ref('stg_github__commits') }}
+    where changed_services is not null
+    union all
+    select
+        repo,
+        sha,
+        changed_services
+    from {{ ref('stg_gitlab__commits') }}
+    where changed_services is not null
+
+),
+
+commit_services as (
+
+    select
+        repo,
+        sha,
+        max(changed_services) as changed_services
+    from api_commit_services
+    group by repo, sha
+
+),
+
 -- The same commit may come from several sources (a file and a git clone):
 -- keep the row that links it to a pull request, then the latest load.
 ranked as (
@@ -35,21 +65,26 @@ ranked as (
 final as (
 
     select
-        repo,
-        sha,
-        source,
-        parent_shas,
-        parent_count,
-        is_merge,
-        authored_at,
-        committed_at,
-        subject,
-        reverted_sha,
-        patch_id,
-        is_bot,
-        pr_number
+        ranked.repo,
+        ranked.sha,
+        ranked.source,
+        ranked.parent_shas,
+        ranked.parent_count,
+        ranked.is_merge,
+        ranked.authored_at,
+        ranked.committed_at,
+        ranked.subject,
+        ranked.reverted_sha,
+        ranked.patch_id,
+        ranked.is_bot,
+        ranked.pr_number,
+        commit_services.changed_services
     from ranked
-    where source_rank = 1
+    left join commit_services
+        on
+            ranked.repo = commit_services.repo
+            and ranked.sha = commit_services.sha
+    where ranked.source_rank = 1
 
 )
 

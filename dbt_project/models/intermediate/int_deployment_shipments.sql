@@ -25,13 +25,23 @@ counted as (
 
 ),
 
+-- In a repo with `paths`, a deployment ships only the commits that touch
+-- its service's folders; a commit with no file list counts for every service.
 shipped_counts as (
 
     select
-        deployment_key,
+        containment.deployment_key,
         count(*) as shipped_commit_count
     from containment
-    group by deployment_key
+    left join commits
+        on
+            containment.repo = commits.repo
+            and containment.sha = commits.sha
+    where
+        commits.changed_services is null
+        or commits.changed_services
+        like {{ dbt.concat(["'%\"'", "containment.service", "'\"%'"]) }}
+    group by containment.deployment_key
 
 ),
 

@@ -57,7 +57,13 @@ shipped as (
             and containment.sha = commits.sha
     inner join production_deployments
         on containment.deployment_key = production_deployments.deployment_key
-    where not commits.is_merge
+    where
+        not commits.is_merge
+        and (
+            commits.changed_services is null
+            or commits.changed_services
+            like {{ dbt.concat(["'%\"'", "containment.service", "'\"%'"]) }}
+        )
 
 ),
 
