@@ -16,10 +16,12 @@ import sys
 import threading
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from dagster_project import locking, pipeline, publish
+from dagster_project.defs.resources import WarehouseResource
 from tests.reliability_helpers import (
     built_baseline,
     dora_env,
@@ -116,6 +118,84 @@ def test_run_refresh_job_refuses_a_locked_warehouse(tmp_path: Path) -> None:
     finally:
         _stop(holder)
     assert not warehouse.exists(), "the refused run must not create or touch the warehouse"
+
+
+def _run_texts(result) -> str:
+    """Every event message and error text of a run, joined."""
+    texts = []
+    for event in result.all_events:
+        texts.append(event.message or "")
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            texts.append(error.to_string())
+    return "\n".join(texts)
+
+
+def test_job_run_outside_the_cli_refuses_a_locked_warehouse(tmp_path: Path) -> None:
+    """A run launched as the daemon launches it (the job itself, not run_refresh_job)."""
+    from dagster_project.definitions import REFRESH_ALL, defs
+
+    warehouse = tmp_path / "w.duckdb"
+    job = defs.resolve_job_def(REFRESH_ALL)
+    run_config = {"resources": {"warehouse": {"config": {"path": str(warehouse)}}}}
+    holder = _hold_lock(warehouse)
+    try:
+        result = job.execute_in_process(
+            run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    finally:
+        _stop(holder)
+    assert not result.success
+    match = LOCKED_MESSAGE.search(_run_texts(result))
+    assert match is not None, _run_texts(result)[-2000:]
+    assert int(match.group(2)) == holder.pid
+    assert not [event for event in result.all_events if event.is_step_start], "no step may start"
+    assert not warehouse.exists(), "the refused run must not create or touch the warehouse"
+
+
+def test_run_holds_the_lock_until_it_ends(tmp_path: Path) -> None:
+    """Another process cannot take the lock while a step of a run executes."""
+    warehouse = tmp_path / "w.duckdb"
+    probe = (
+        "import sys\n"
+        "from dagster_project import locking\n"
+        "try:\n"
+        "    with locking.warehouse_lock(sys.argv[1]):\n"
+        "        print('free')\n"
+        "except locking.WarehouseLockedError as error:\n"
+        "    print(error)\n"
+    )
+
+    def try_lock() -> str:
+        completed = subprocess.run(
+            [sys.executable, "-c", probe, str(warehouse)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return completed.stdout.strip()
+
+    seen: list[str] = []
+
+    @dg.asset
+    def probe_asset(warehouse: WarehouseResource) -> None:
+        seen.append(try_lock())
+
+    @dg.asset(deps=[probe_asset])
+    def later_asset(warehouse: WarehouseResource) -> None:
+        seen.append(try_lock())
+
+    result = dg.materialize(
+        [probe_asset, later_asset], resources={"warehouse": WarehouseResource(path=str(warehouse))}
+    )
+    assert result.success
+    assert len(seen) == 2
+    for text in seen:
+        match = LOCKED_MESSAGE.search(text)
+        assert match is not None, text
+        assert int(match.group(2)) == os.getpid()
+    assert try_lock() == "free"
 
 
 def test_dora_refresh_refuses_a_locked_warehouse(tmp_path: Path) -> None:
