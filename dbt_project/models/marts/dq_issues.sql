@@ -24,6 +24,12 @@ commits as (
 
 ),
 
+incomplete_compares as (
+
+    select * from {{ ref('int_incomplete_compares') }}
+
+),
+
 environment_aliases as (
 
     {{ environment_aliases() }}
@@ -136,6 +142,27 @@ unshipped_changes as (
 
 ),
 
+-- A cut listing that the commit graph cannot complete is never measured
+-- silently: the deployment of head_sha may ship commits no source holds.
+uncompleted_compares as (
+
+    select
+        'incomplete_compare' as issue_type,
+        'warning' as severity,
+        cast(null as varchar) as service,
+        source || ':' || base_sha || '...' || head_sha as entity_key,
+        'compare listing of repo ' || repo || ' was cut short after '
+        || cast(listed_commits as varchar)
+        || coalesce(' of ' || cast(total_commits as varchar), '')
+        || ' commits, and the commit graph cannot complete it: the deployment of '
+        || head_sha || ' may ship commits that no source holds' as detail,
+        cast(total_commits - listed_commits as {{ type_double() }}) as observed_value,
+        cast(null as timestamp with time zone) as observed_at
+    from incomplete_compares
+    where not is_completed_from_graph
+
+),
+
 final as (
 
     select * from negative_pr_lead_times
@@ -149,6 +176,8 @@ final as (
     select * from unknown_shas
     union all
     select * from unshipped_changes
+    union all
+    select * from uncompleted_compares
 
 )
 
