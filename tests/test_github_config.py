@@ -57,6 +57,42 @@ def test_github_invalid_entries_listed():
     assert "sources.github.repos[2]: invalid value 42" in message
 
 
+def test_github_release_and_tag_signals():
+    config = parse_github_config(
+        {
+            "repos": [
+                {"repo": "acme/shop", "deploy_releases": True},
+                {"repo": "acme/cart", "deploy_tags": " v* ", "deploy_environment": "live"},
+                "acme/docs",
+            ]
+        }
+    )
+    shop, cart, docs = config.repos
+    assert (shop.deploy_releases, shop.deploy_tags) == (True, None)
+    assert (cart.deploy_releases, cart.deploy_tags) == (False, "v*")
+    assert cart.deploy_environment == "live"
+    assert (docs.deploy_releases, docs.deploy_tags) == (False, None)
+
+
+def test_github_release_signal_invalid():
+    with pytest.raises(GitHubConfigError) as raised:
+        parse_github_config(
+            {
+                "repos": [
+                    {"repo": "acme/a", "deploy_releases": "yes"},
+                    {"repo": "acme/b", "deploy_tags": ""},
+                    {"repo": "acme/c", "deploy_releases": True, "deploy_tags": "v*"},
+                ]
+            }
+        )
+    message = str(raised.value)
+    assert "sources.github.repos[0].deploy_releases: invalid value 'yes'; write true or false" in (
+        message
+    )
+    assert "sources.github.repos[1].deploy_tags: invalid value ''" in message
+    assert "sources.github.repos[2]: deploy_releases and deploy_tags are both set" in message
+
+
 def test_github_section_must_be_mapping():
     with pytest.raises(GitHubConfigError, match="expected a mapping with 'repos'"):
         parse_github_config(["acme/shop"])

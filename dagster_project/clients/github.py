@@ -142,6 +142,14 @@ class GitHubClient:
     def tags(self) -> Iterator[dict[str, Any]]:
         return self._items("tags")
 
+    def tag_ref(self, name: str) -> dict[str, Any]:
+        """Return the git reference of tag ``name``; its ``object.type`` is ``tag`` or ``commit``."""
+        return self.session.get(f"{self.prefix}/git/ref/tags/{quote(name, safe='/')}").data
+
+    def tag_object(self, sha: str) -> dict[str, Any]:
+        """Return an annotated tag object, with the ``tagger`` name, email and ``date``."""
+        return self.session.get(f"{self.prefix}/git/tags/{sha}").data
+
     def issues(self, label: str, since: str | None) -> Iterator[dict[str, Any]]:
         """Yield issues and pull requests carrying ``label``, updated at or after ``since``."""
         params = {

@@ -63,7 +63,15 @@ class GitHubResource(dg.ConfigurableResource):
         )
 
 
-def _single_asset(entity: str, table: str, description: str, deps: list[str] | None = None):
+def _single_asset(
+    entity: str,
+    table: str,
+    description: str,
+    deps: list[str] | None = None,
+    more_entities: tuple[str, ...] = (),
+):
+    """Build the asset of one raw table, filled by ``entity`` and then ``more_entities``."""
+
     @dg.multi_asset(specs=[asset_spec(GROUP, table, description, deps)], name=table)
     def _asset(
         context: dg.AssetExecutionContext,
@@ -71,7 +79,7 @@ def _single_asset(entity: str, table: str, description: str, deps: list[str] | N
         run_settings: RunSettingsResource,
         github: GitHubResource,
     ):
-        report = github.run(context, run_settings, warehouse, [entity])
+        report = github.run(context, run_settings, warehouse, [entity, *more_entities])
         return dg.MaterializeResult(asset_key=["raw", table], metadata=metadata(table, report))
 
     return _asset
@@ -89,7 +97,10 @@ raw_github__pull_request_commits = _single_asset(
 raw_github__deployment_statuses = _single_asset(
     "deployment_statuses",
     "raw_github__deployment_statuses",
-    "One row per status record of each GitHub deployment.",
+    "One row per status record of each GitHub deployment, plus one success record per "
+    "release or matching tag when the repository deploys by releases or tags.",
+    deps=["raw_github__releases", "raw_github__tags"],
+    more_entities=("release_deployments",),
 )
 raw_github__workflow_runs = _single_asset(
     "workflow_runs",

@@ -163,6 +163,9 @@ class GitHubRepoConfig:
     deploy_workflow: str | None = None
     deploy_branch: str | None = None
     deploy_environment: str = "production"
+    # Published releases, or tags matching this glob, are successful deployments.
+    deploy_releases: bool = False
+    deploy_tags: str | None = None
     incident_label: str = DEFAULT_INCIDENT_LABEL
 
     @property
@@ -231,6 +234,7 @@ def _parse_repo(
     services = [services] if isinstance(services, str) else list(services)
     services = [*services, *(s for s in paths.values() if s not in services)]
     workflow = item.get("deploy_workflow")
+    deploy_releases, deploy_tags = _parse_release_signal(item, where, errors)
     return GitHubRepoConfig(
         repo=repo,
         services=tuple(services) or (repo.split("/")[1],),
@@ -239,10 +243,35 @@ def _parse_repo(
         deploy_workflow=None if workflow is None else str(workflow),
         deploy_branch=item.get("deploy_branch") or item.get("branch"),
         deploy_environment=str(item.get("deploy_environment") or "production"),
+        deploy_releases=deploy_releases,
+        deploy_tags=deploy_tags,
         incident_label=str(
             item.get("incident_label") or defaults.get("incident_label") or DEFAULT_INCIDENT_LABEL
         ),
     )
+
+
+def _parse_release_signal(
+    item: Mapping[str, Any], where: str, errors: list[str]
+) -> tuple[bool, str | None]:
+    """Validate ``deploy_releases`` and ``deploy_tags``; return them as (bool, glob or None)."""
+    releases = item.get("deploy_releases", False)
+    if not isinstance(releases, bool):
+        errors.append(f"{where}.deploy_releases: invalid value {releases!r}; write true or false")
+        releases = False
+    tags = item.get("deploy_tags")
+    if tags is not None and (not isinstance(tags, str) or not tags.strip()):
+        errors.append(
+            f"{where}.deploy_tags: invalid value {tags!r}; write a tag name pattern such as 'v*'"
+        )
+        tags = None
+    if releases and tags:
+        errors.append(
+            f"{where}: deploy_releases and deploy_tags are both set; a release's tag would "
+            "count twice, so keep one of them"
+        )
+        tags = None
+    return releases, tags.strip() if tags else None
 
 
 def _login(user: Mapping[str, Any] | None) -> str | None:

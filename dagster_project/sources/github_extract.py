@@ -26,6 +26,7 @@ from dagster_project.sources.api_loading import (
     services_for_paths,
     write_batch,
 )
+from dagster_project.sources.github_releases import extract_release_deployments
 from dagster_project.timeparse import parse_timestamp
 
 # Environment names that count as production when choosing the shas to compare;
@@ -389,16 +390,18 @@ def extract_incidents(con, client: GitHubClient, config: gh.GitHubRepoConfig) ->
     return result
 
 
-# In dependency order: compares read the stored deployments and workflow runs.
+# In dependency order: release deployments read the stored releases and
+# tags, and compares read every stored deployment and workflow run.
 EXTRACTORS = {
     "pull_requests": extract_pull_requests,
     "pull_request_commits": extract_pull_request_commits,
+    "releases": extract_releases,
+    "tags": extract_tags,
     "deployment_statuses": extract_deployments,
+    "release_deployments": extract_release_deployments,
     "workflow_runs": extract_workflow_runs,
     "commits": extract_commits,
     "compares": extract_compares,
-    "releases": extract_releases,
-    "tags": extract_tags,
     "incidents": extract_incidents,
 }
 

@@ -10,7 +10,8 @@ not listed. Tests change the state
 
 Not recorded, built here: the jobs of a workflow run without a recorded jobs
 file (one job whose times are the run's ``run_started_at`` and
-``updated_at``), and ``files`` of a single commit (from ``commit_files``).
+``updated_at``), ``files`` of a single commit (from ``commit_files``), and
+the git references and annotated tag objects of tags (from ``annotated_tags``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class FakeGitHub:
         self.issues: list[dict[str, Any]] = _load("issues.json")
         self.releases: list[dict[str, Any]] = _load("releases.json")
         self.tags: list[dict[str, Any]] = _load("tags.json")
+        # Tag name -> annotated tag object; a listed tag missing here is lightweight.
+        self.annotated_tags: dict[str, dict[str, Any]] = {}
         for name in (repo, *also_as):
             self._routes(name)
 
@@ -108,6 +111,8 @@ class FakeGitHub:
         route(rf"{r}/issues", self._issues)
         route(rf"{r}/releases", lambda m, q: Listing(self.releases))
         route(rf"{r}/tags", lambda m, q: Listing(self.tags))
+        route(rf"{r}/git/ref/tags/(.+)", self._tag_ref)
+        route(rf"{r}/git/tags/([0-9a-f]+)", self._tag_object)
 
     def _pulls(self, match, query):
         key = "updated_at" if query.get("sort") == "updated" else "created_at"
@@ -213,6 +218,23 @@ class FakeGitHub:
             ]
         return Listing(jobs, envelope_key="jobs", envelope={"total_count": len(jobs)})
 
+    def _tag_ref(self, match, query):
+        name = match[1]
+        tag = next((t for t in self.tags if t["name"] == name), None)
+        if tag is None:
+            return 404, {"message": "Not Found"}
+        annotated = self.annotated_tags.get(name)
+        target = (
+            {"type": "tag", "sha": annotated["sha"]}
+            if annotated
+            else {"type": "commit", "sha": tag["commit"]["sha"]}
+        )
+        return 200, {"ref": f"refs/tags/{name}", "object": target}
+
+    def _tag_object(self, match, query):
+        found = next((t for t in self.annotated_tags.values() if t["sha"] == match[1]), None)
+        return (200, found) if found else (404, {"message": "Not Found"})
+
     def _issues(self, match, query):
         issues = list(self.issues)
         for label in filter(None, query.get("labels", "").split(",")):
@@ -270,6 +292,17 @@ class FakeGitHub:
                 "description": "",
             }
         )
+
+    def add_tag(self, name: str, sha: str, tagged_at: str | None = None) -> None:
+        """Add a tag of commit ``sha``: annotated at ``tagged_at``, or lightweight without it."""
+        self.tags.insert(0, {"name": name, "commit": {"sha": sha}})
+        if tagged_at is not None:
+            self.annotated_tags[name] = {
+                "sha": (name.encode().hex() + "0" * 40)[:40],
+                "tag": name,
+                "tagger": {"name": "Release Bot", "date": tagged_at},
+                "object": {"type": "commit", "sha": sha},
+            }
 
     def touch_pull(self, number: int, updated_at: str, **changes: Any) -> None:
         pr = next(pr for pr in self.pulls if pr["number"] == number)
