@@ -8,10 +8,13 @@ uninterrupted ``dora refresh``. Wall-clock columns (``built_at``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -132,3 +135,87 @@ def test_kill_during_metric_models_of_built_warehouse_recovers(baseline, tmp_pat
 
     assert completed.returncode == 0, completed.stderr
     assert snapshot_marts(copy) == expected
+
+
+def _children(pid: int) -> list[int]:
+    """Return the pids of the direct children of ``pid`` (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(text) for text in task.read_text().split()]
+    return children
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _is_alive(pid: int) -> bool:
+    """True while ``pid`` runs or is stopped; False once it is gone or a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+def _wait_for(condition, what: str, bound: int = 6000) -> None:
+    """Poll ``condition`` until it holds, at most ``bound`` times (0.1 s apart)."""
+    for _ in range(bound):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the launcher is Linux-only")
+def test_kill_of_the_refresh_process_alone_ends_its_dbt_step(baseline, tmp_path: Path) -> None:
+    """SIGKILL of the `dora` pid only, while its dbt child builds the metric models.
+
+    The dbt child is stopped (SIGSTOP) before the kill, so without a
+    parent-death signal it would stay alive, holding the warehouse open, for
+    as long as the test waits; with it, the kernel kills it with its parent.
+    """
+    events, _, expected = baseline
+    warehouse = tmp_path / "warehouse.duckdb"
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        refresh_command(events, warehouse),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dora_env(DAGSTER_HOME=str(home)),
+        start_new_session=True,
+    )
+    dbt_pids: list[int] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith(f"[dora] {KILL_POINTS[-1]}"):
+                break
+
+        def dbt_build_started() -> bool:
+            dbt_pids[:] = [pid for pid in _children(process.pid) if " build " in _command_line(pid)]
+            return bool(dbt_pids)
+
+        _wait_for(dbt_build_started, "the dbt build child")
+        [dbt_pid] = dbt_pids
+        os.kill(dbt_pid, signal.SIGSTOP)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+        _wait_for(lambda: not _is_alive(dbt_pid), f"the end of the orphaned dbt pid {dbt_pid}")
+    finally:
+        for pid in dbt_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+
+    completed = run_refresh(events, warehouse, home)
+
+    assert completed.returncode == 0, completed.stderr
+    assert snapshot_marts(warehouse) == expected

@@ -8,6 +8,7 @@ checks.
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project import containment, progress, settings
+from dagster_project import containment, dbt_child, progress, settings
 from dagster_project.contract.dbt_vars import contract_vars
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
@@ -44,9 +45,13 @@ class DoraTranslator(DagsterDbtTranslator):
 
 
 def _dbt_executable() -> str:
-    """Return the dbt next to this Python, so the venv's dbt is used without PATH set."""
+    """Return the dbt next to this Python, so the venv's dbt is used without PATH set.
+
+    It is wrapped in the launcher of ``dbt_child``, so dbt dies with the refresh.
+    """
     candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    found = str(candidate) if candidate.exists() else shutil.which("dbt")
+    return dbt_child.launcher(found, MANIFEST.parent) if found else "dbt"
 
 
 TRANSLATOR = DoraTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -69,6 +74,7 @@ def _stream_build(
 ) -> Iterator[Any]:
     # profiles.yml reads the warehouse path from the environment of the dbt process.
     os.environ[settings.WAREHOUSE_ENV] = warehouse.resolved_path()
+    dbt_child.mark_parent()
     with warehouse.connect():
         pass  # creates every raw table before the staging views read them
     progress.report(f"dbt: building the {step} models")
