@@ -76,6 +76,14 @@ def _failure_message(result) -> str:
     return "the run failed; see the Dagster UI or the log above"
 
 
+def _print_freshness_warnings(result) -> None:
+    """Print one line per failed source freshness check of the run."""
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.asset_key.path == ["source_freshness"] and not evaluation.passed:
+            level = evaluation.severity.value.lower()
+            print(f"dora refresh: {level}: {evaluation.description}", file=sys.stderr)
+
+
 def run_refresh(args: argparse.Namespace) -> int:
     settings.apply_offline_environment()
     if args.warehouse:
@@ -130,6 +138,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                 )
     except locking.WarehouseLockedError as error:
         raise CliError(str(error)) from None
+    _print_freshness_warnings(result)
     if not result.success:
         tail = "\n".join(dbt_log.getvalue().splitlines()[-30:])
         if tail:

@@ -13,6 +13,7 @@ from dagster_project.defs import (  # noqa: E402
     dashboard,
     dbt,
     files,
+    freshness,
     git,
     github,
     gitlab,
@@ -68,6 +69,7 @@ defs = dg.Definitions.merge(
     dbt.defs,
     contract.defs,
     dashboard.defs,
+    freshness.defs,
     run_history.defs,
     summary.defs,
 )

@@ -41,7 +41,7 @@ PARQUET_LINK_NAME = "parquet"
 PARQUET_VERSION_PREFIX = ".parquet."
 LOCK_NAME = ".publish.lock"
 MART_PREFIXES = ("fct_", "dim_", "dora_", "contract_")
-MART_NAMES = ("dq_issues", "pipeline_settings")
+MART_NAMES = ("dq_issues", "pipeline_settings", "source_freshness")
 QUARANTINE_SUMMARY = "quarantine_summary"
 PUBLISHED_DIR_ENV = "DORA_PUBLISHED_DIR"
 

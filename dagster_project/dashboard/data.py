@@ -187,7 +187,19 @@ def _data_quality(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str,
             order by _source, entity, reason
             """,
         )
-    return {"issues": issues, "quarantine": quarantine}
+    stale_sources = []
+    if "source_freshness" in tables:
+        stale_sources = _records(
+            con,
+            """
+            select table_name, source_instance, status, loaded_at, measured_at,
+                age_seconds / 3600.0 as age_hours, warn_after_seconds / 3600.0 as warn_after_hours
+            from source_freshness
+            where status <> 'pass'
+            order by table_name, source_instance
+            """,
+        )
+    return {"issues": issues, "quarantine": quarantine, "stale_sources": stale_sources}
 
 
 def _contract(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from dagster_project.dashboard import METRICS, headline_values, read_dashboard_d
 from dagster_project.dashboard.metrics import ALL_SERVICES
 from dagster_project.dashboard.render import write_dashboard
 from dagster_project.defs.dbt import dbt_after_containment
+from dagster_project.defs.freshness import FRESHNESS_KEY
 from dagster_project.defs.resources import WarehouseResource
 
 DASHBOARD_PATH_ENV = "DORA_DASHBOARD_PATH"
@@ -138,7 +139,7 @@ def mart_metrics(
 
 
 @dg.asset(
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, FRESHNESS_KEY],
     group_name="reports",
     kinds={"html"},
     description=(
@@ -163,7 +164,7 @@ def dashboard(
 
 
 @dg.asset(
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, FRESHNESS_KEY],
     group_name="reports",
     kinds={"duckdb", "parquet"},
     description=(

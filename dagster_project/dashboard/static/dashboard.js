@@ -730,6 +730,12 @@
         quality.quarantine.map(function (row) { return { cells: [row.source, row.entity, row.reason, String(row.row_count)] }; }),
         { rowHeaders: true })
       : el("p", { text: "No rows in quarantine." }));
+    var stale = quality.stale_sources || [];
+    children.push(stale.length
+      ? table("Stale sources (newest load older than the freshness threshold)", [{ label: "Table" }, { label: "Source" }, { label: "Status" }, { label: "Newest load" }, { label: "Age (hours)", numeric: true }, { label: "Warn after (hours)", numeric: true }],
+        stale.map(function (row) { return { cells: [row.table_name, row.source_instance, row.status, String(row.loaded_at), Number(row.age_hours).toFixed(1), row.warn_after_hours === null ? "" : Number(row.warn_after_hours).toFixed(1)] }; }),
+        { rowHeaders: true })
+      : el("p", { text: "No stale source." }));
     replaceContent("quality-body", children);
   }
 
