@@ -1,10 +1,12 @@
-"""Count the GitHub API requests of a full and of an incremental extraction.
+"""Count the GitHub and GitLab API requests of a full and of an incremental extraction.
 
 Runs the real GitHub extractors against the fake GitHub server of the tests
 (tests/fakes/github_server.py, recorded fixtures of one repository, bound to
 127.0.0.1) three times on one warehouse: a full extraction, an incremental
 one with nothing changed, and an incremental one after one pull request and
-one production deployment changed. Prints one JSON object.
+one production deployment changed. Then the same for GitLab
+(tests/fakes/gitlab_server.py), with one merge request changed before the
+third run. Prints one JSON object, keyed by system.
 
 Usage: `python -m benchmarks.api_requests`
 """
@@ -19,10 +21,15 @@ from pathlib import Path
 
 from dagster_project import warehouse
 from dagster_project.clients.github import GitHubClient, github_session
+from dagster_project.clients.gitlab import GitLabClient, gitlab_session
 from dagster_project.clients.http import RetryPolicy, WarehouseEtagStore
 from dagster_project.sources import github as gh
 from dagster_project.sources import github_extract as extract
+from dagster_project.sources import gitlab as gl
+from dagster_project.sources import gitlab_extract
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.fakes.gitlab_server import TOKEN as GITLAB_TOKEN
+from tests.fakes.gitlab_server import FakeGitLab
 
 REPO = gh.GitHubRepoConfig(
     repo="acme/ants",
@@ -31,6 +38,9 @@ REPO = gh.GitHubRepoConfig(
     deploy_workflow="CodeQL",
     deploy_branch="master",
     incident_label="bug",
+)
+PROJECT = gl.GitLabProjectConfig(
+    project="acme/app", services=("app",), branch="master", deploy_pipeline_ref="master"
 )
 
 
@@ -48,6 +58,27 @@ def _extract(con, server: FakeGitHub) -> dict:
         client = GitHubClient(session, REPO.repo)
         for entity in extract.EXTRACTORS:
             extract.EXTRACTORS[entity](con, client, REPO)
+    return _counts(server)
+
+
+def _extract_gitlab(con, server: FakeGitLab) -> dict:
+    server.api.requests.clear()
+    gitlab_extract.ensure_tables(con)
+    session = gitlab_session(
+        server.base_url,
+        token=GITLAB_TOKEN,
+        etag_store=WarehouseEtagStore(con, PROJECT.source),
+        sleep=lambda seconds: None,
+        retry=RetryPolicy(max_retries=2),
+    )
+    with session:
+        client = GitLabClient(session, PROJECT.project)
+        for entity in gitlab_extract.EXTRACTORS:
+            gitlab_extract.EXTRACTORS[entity](con, client, PROJECT)
+    return _counts(server)
+
+
+def _counts(server: FakeGitHub | FakeGitLab) -> dict:
     statuses = Counter(str(request.status) for request in server.api.requests)
     endpoints = Counter(
         f"{request.path.rsplit('/', 1)[-1]} {request.status}" for request in server.api.requests
@@ -68,10 +99,9 @@ def _first_production_deployment(server: FakeGitHub) -> None:
     )
 
 
-def main() -> int:
+def _github_runs(folder: str) -> dict:
     results = {}
     with (
-        tempfile.TemporaryDirectory() as folder,
         FakeGitHub() as server,
         warehouse.open_warehouse(Path(folder) / "github.duckdb") as con,
     ):
@@ -81,6 +111,27 @@ def main() -> int:
         server.touch_pull(4, "2030-01-01T00:00:00Z")
         _first_production_deployment(server)
         results["incremental_one_pr_one_deployment"] = _extract(con, server)
+    return results
+
+
+def _gitlab_runs(folder: str) -> dict:
+    results = {}
+    with (
+        FakeGitLab() as server,
+        warehouse.open_warehouse(Path(folder) / "gitlab.duckdb") as con,
+    ):
+        warehouse.ensure_raw_tables(con)
+        results["full"] = _extract_gitlab(con, server)
+        results["incremental_unchanged"] = _extract_gitlab(con, server)
+        changed = next(mr for mr in server.merge_requests if mr["iid"] == 5)
+        changed["updated_at"] = "2030-01-01T00:00:00Z"
+        results["incremental_one_merge_request"] = _extract_gitlab(con, server)
+    return results
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        results = {"github": _github_runs(folder), "gitlab": _gitlab_runs(folder)}
     print(json.dumps(results, indent=2))
     return 0
 

@@ -46,7 +46,9 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def run_extract(con, server: FakeGitHub, config=REPO, entities=None, sleeps=None, retries=2):
+def run_extract(
+    con, server: FakeGitHub, config=REPO, entities=None, sleeps=None, retries=2, per_page=None
+):
     """Run the extractors in dependency order with one session; return the session stats."""
     extract.ensure_tables(con)
     session = github_session(
@@ -57,7 +59,7 @@ def run_extract(con, server: FakeGitHub, config=REPO, entities=None, sleeps=None
         retry=RetryPolicy(max_retries=retries),
     )
     with session:
-        client = GitHubClient(session, config.repo)
+        client = GitHubClient(session, config.repo, **({"per_page": per_page} if per_page else {}))
         for entity in entities or extract.EXTRACTORS:
             extract.EXTRACTORS[entity](con, client, config)
     return session.stats
@@ -231,6 +233,80 @@ def test_unchanged_pages_answered_304(server, con):
     assert stats.not_modified == stats.requests
     assert server.api.count(".*", status=304) == stats.requests
     assert count(con, "raw_github__tags") == len(fixture("tags.json"))
+
+
+def add_branch_commit(server: FakeGitHub, sha: str, committed_at: str) -> None:
+    """Push a commit on top of the newest served one."""
+    newest = max(server.commits, key=lambda c: c["commit"]["committer"]["date"])
+    commit = json.loads(json.dumps(newest))
+    commit["sha"] = sha
+    commit["parents"] = [{"sha": newest["sha"]}]
+    commit["commit"]["committer"]["date"] = committed_at
+    commit["commit"]["author"]["date"] = committed_at
+    server.commits.append(commit)
+
+
+def test_unchanged_run_costs_only_304s(server, con):
+    add_production_deployments(server)
+    run_extract(con, server)
+
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count(".*", status=200) == 0
+    assert server.api.count(".*", status=304) == len(server.api.requests)
+    assert server.api.count("/commits$", status=304) == 1
+    assert server.api.count("/issues$", status=304) == 1
+    assert server.api.count("/runs$", status=304) == 1
+
+    add_branch_commit(server, "f" * 40, "2030-01-01T00:00:00Z")
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count("/commits$", status=200) == 1
+    assert count(con, "raw_github__commits") == len(server.commits)
+
+    # The cursor stays put, so the listing that returned the new commit is conditional now.
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count(".*", status=200) == 0
+    assert server.api.count("/commits$", status=304) == 1
+
+
+def test_moved_cursor_listing_read_at_once(server, con):
+    # With 20 items a page, the commit listing spans several pages, so its cursor moves.
+    run_extract(con, server, entities=["commits"], per_page=20)
+    newest = commits_by_time()[-1]["commit"]["committer"]["date"]
+    assert warehouse.read_cursor(con, REPO.source, "commits") == newest
+    since = [r.query.get("since") for r in server.api.requests if r.path.endswith("/commits")]
+    assert since[-1] == newest
+    assert count(con, "raw_github__commits") == len(server.commits)
+
+    server.api.requests.clear()
+    run_extract(con, server, entities=["commits"], per_page=20)
+    assert len(server.api.requests) == 1
+    assert server.api.count("/commits$", status=304) == 1
+
+
+def test_commit_between_listings_not_lost(server, con, monkeypatch):
+    """A commit pushed between the two listings of a moved cursor is stored at once."""
+    listings = []
+    original = GitHubClient.commits
+
+    def commits_then_push(client, branch, since=None):
+        listings.append(since)
+        if len(listings) == 2:
+            add_branch_commit(server, "e" * 40, "2030-02-01T00:00:00Z")
+        return original(client, branch, since=since)
+
+    monkeypatch.setattr(GitHubClient, "commits", commits_then_push)
+    run_extract(con, server, entities=["commits"], per_page=20)
+    monkeypatch.undo()
+    assert len(listings) == 2
+    shas = {row[0] for row in con.execute("select sha from raw_github__commits").fetchall()}
+    assert "e" * 40 in shas
+
+    server.api.requests.clear()
+    run_extract(con, server, entities=["commits"], per_page=20)
+    assert server.api.count("/commits$", status=304) == 1
 
 
 def test_interrupted_run_then_rerun(server, con, tmp_path):

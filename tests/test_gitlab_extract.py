@@ -177,6 +177,30 @@ def test_incremental_run_fetches_only_changes(server, con):
     assert server.api.count(r"/merge_requests/5/commits") == 1
 
 
+def test_unchanged_run_costs_only_304s(server, con):
+    mark_incidents(server)
+    run_extract(con, server)
+
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count(".*", status=200) == 0
+    assert server.api.count(".*", status=304) == len(server.api.requests)
+    for listing in ("merge_requests", "repository/commits", "deployments", "pipelines", "issues"):
+        assert server.api.count(f"/{listing}$", status=304) == 1, listing
+
+    mr = next(mr for mr in server.merge_requests if mr["iid"] == 5)
+    mr["updated_at"] = "2030-01-01T00:00:00Z"
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count("/merge_requests$", status=200) == 1
+
+    # The cursor stays put, so the listing that returned the change is conditional now.
+    server.api.requests.clear()
+    run_extract(con, server)
+    assert server.api.count(".*", status=200) == 0
+    assert server.api.count("/merge_requests$", status=304) == 1
+
+
 def test_interrupted_run_then_rerun(server, con, tmp_path):
     mark_incidents(server)
     server.api.fail_next(Fault(500, path_pattern=r"/merge_requests/5/commits"), times=3)

@@ -149,6 +149,45 @@ def later(current: datetime | None, value: Any) -> datetime | None:
     return parsed if current is None or parsed > current else current
 
 
+def newest_time(items: Iterable[Mapping[str, Any]], time_of: Callable[[Any], Any]) -> str | None:
+    """Return the latest ``time_of(item)`` over ``items`` as ISO 8601 text, or None."""
+    newest = None
+    for item in items:
+        newest = later(newest, time_of(item))
+    return iso(newest)
+
+
+def read_from_cursor(
+    fetch: Callable[[str | None], Iterable[dict[str, Any]]],
+    cursor: str | None,
+    page_size: int,
+    advance: Callable[[list[dict[str, Any]]], str | None],
+    key_of: Callable[[dict[str, Any]], Any],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Read a listing filtered by ``cursor`` (``since=``, ``updated_after=``); return its items and the next cursor.
+
+    The cursor moves, to ``advance(items)``, only when the listing fills more
+    than one page of ``page_size`` items. A listing that fits in one page keeps
+    its URL, so the next run sends the stored ETag with it and an unchanged
+    listing is answered 304. GitHub does not count a 304 against the rate
+    limit. When the cursor moves, the listing from the new cursor is read at
+    once as well: that stores its ETag for the next run, and an item that
+    arrived between the two requests is returned here instead of being hidden
+    behind a later 304. Items listed by both requests are returned once, as
+    listed by the later one.
+    """
+    items = list(fetch(cursor))
+    if len(items) <= page_size:
+        return items, cursor
+    moved = advance(items)
+    if moved is None or moved == cursor:
+        return items, cursor
+    by_key = {key_of(item): item for item in items}
+    for item in fetch(moved):
+        by_key[key_of(item)] = item
+    return list(by_key.values()), moved
+
+
 def timestamp(item: Mapping[str, Any], *path: str) -> Any:
     """Return the timestamp at ``path`` inside ``item``, parsed to UTC (None when absent)."""
     value: Any = item

@@ -23,6 +23,8 @@ from dagster_project.sources.api_loading import (
     LoadResult,
     iso,
     later,
+    newest_time,
+    read_from_cursor,
     services_for_paths,
     write_batch,
 )
@@ -112,6 +114,14 @@ def _known_shas(con, table: str, source: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _committed_at(commit: dict[str, Any]) -> Any:
+    return ((commit.get("commit") or {}).get("committer") or {}).get("date")
+
+
+def _sha(commit: dict[str, Any]) -> str:
+    return str(commit.get("sha", "")).lower()
+
+
 def extract_commits(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> LoadResult:
     """Load the commits of the default branch committed since the cursor, with their parents."""
     source = config.source
@@ -119,12 +129,16 @@ def extract_commits(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> L
     branch = config.branch or client.default_branch()
     known = _known_shas(con, "raw_github__commits", source)
     batch = Batch(source, "commits")
-    newest = parse_timestamp(cursor, "cursor")
-    for commit in client.commits(branch, since=cursor):
-        sha = str(commit.get("sha", "")).lower()
+    commits, next_cursor = read_from_cursor(
+        lambda since: client.commits(branch, since=since),
+        cursor,
+        client.per_page,
+        lambda items: newest_time(items, _committed_at),
+        _sha,
+    )
+    for commit in commits:
+        sha = _sha(commit)
         location = _location(client, f"commits/{sha}")
-        committed = (commit.get("commit") or {}).get("committer") or {}
-        newest = later(newest, committed.get("date"))
         if sha in known:
             continue
         services = _commit_services(client, config, sha) if sha else None
@@ -133,9 +147,9 @@ def extract_commits(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> L
             commit,
             lambda c=commit, s=services: gh.commit_row(config.repo, c, "branch", s),
         )
-    result = LoadResult(cursor=iso(newest))
+    result = LoadResult(cursor=next_cursor)
     _write(con, "raw_github__commits", batch, result)
-    warehouse.write_cursor(con, source, "commits", iso(newest))
+    warehouse.write_cursor(con, source, "commits", next_cursor)
     return result
 
 
@@ -290,12 +304,37 @@ def _status_of(statuses: Iterable[dict[str, Any]], status_id: str | None) -> dic
     return next((s for s in statuses if str(s.get("id")) == status_id), None)
 
 
+def _is_deploy_run(config: gh.GitHubRepoConfig, run: dict[str, Any]) -> bool:
+    """Return True for a run of the deploy workflow on the deploy branch, not for a pull request."""
+    workflow = config.deploy_workflow or ""
+    by_file = workflow.endswith((".yml", ".yaml")) or workflow.isdigit()
+    if not by_file and run.get("name") != workflow:
+        return False
+    if config.deploy_branch and run.get("head_branch") != config.deploy_branch:
+        return False
+    return run.get("event") not in PULL_REQUEST_EVENTS
+
+
+def _runs_cursor(config: gh.GitHubRepoConfig, runs: list[dict[str, Any]]) -> str | None:
+    """Return the creation time of the oldest unfinished deploy run, else of the newest one."""
+    newest: datetime | None = None
+    oldest_open: datetime | None = None
+    for run in runs:
+        if not _is_deploy_run(config, run):
+            continue
+        created = parse_timestamp(run.get("created_at"), "created_at")
+        newest = later(newest, created)
+        if run.get("status") != "completed" and created is not None:
+            oldest_open = created if oldest_open is None or created < oldest_open else oldest_open
+    return iso(oldest_open or newest)
+
+
 def extract_workflow_runs(con, client: GitHubClient, config: gh.GitHubRepoConfig) -> LoadResult:
     """Load the runs of the deployment workflow created since the cursor.
 
-    The cursor is the creation time of the oldest run still unfinished (else
-    of the newest run), so a run that was in progress is read again until it
-    finishes. Jobs are fetched once per completed run for its finish time.
+    When the cursor moves, it moves to the creation time of the oldest run
+    still unfinished (else of the newest run), so a run that was in progress
+    is read again until it finishes. Jobs are fetched once per completed run for its finish time.
     """
     source = config.source
     result = LoadResult()
@@ -310,24 +349,18 @@ def extract_workflow_runs(con, client: GitHubClient, config: gh.GitHubRepoConfig
             [source],
         ).fetchall()
     }
-    by_file = config.deploy_workflow.endswith((".yml", ".yaml")) or config.deploy_workflow.isdigit()
     batch = Batch(source, "workflow_runs")
-    newest: datetime | None = parse_timestamp(cursor, "cursor")
-    oldest_open: datetime | None = None
-    for run in client.workflow_runs(config.deploy_workflow, config.deploy_branch, cursor):
-        if not by_file and run.get("name") != config.deploy_workflow:
+    runs, next_cursor = read_from_cursor(
+        lambda since: client.workflow_runs(config.deploy_workflow, config.deploy_branch, since),
+        cursor,
+        client.per_page,
+        lambda items: _runs_cursor(config, items),
+        lambda run: run.get("id"),
+    )
+    for run in runs:
+        if not _is_deploy_run(config, run):
             result.skipped += 1
             continue
-        if config.deploy_branch and run.get("head_branch") != config.deploy_branch:
-            result.skipped += 1
-            continue
-        if run.get("event") in PULL_REQUEST_EVENTS:
-            result.skipped += 1
-            continue
-        created = parse_timestamp(run.get("created_at"), "created_at")
-        newest = later(newest, created)
-        if run.get("status") != "completed" and created is not None:
-            oldest_open = created if oldest_open is None or created < oldest_open else oldest_open
         run_id = str(run.get("id"))
         if run_id in finished:
             continue
@@ -341,7 +374,6 @@ def extract_workflow_runs(con, client: GitHubClient, config: gh.GitHubRepoConfig
                 "_payload": {"run": r, "jobs": j},
             },
         )
-    next_cursor = iso(oldest_open or newest)
     result.cursor = next_cursor
     _write(con, "raw_github__workflow_runs", batch, result)
     warehouse.write_cursor(con, source, "workflow_runs", next_cursor)
@@ -375,18 +407,23 @@ def extract_incidents(con, client: GitHubClient, config: gh.GitHubRepoConfig) ->
     source = config.source
     cursor = warehouse.read_cursor(con, source, "incidents")
     batch = Batch(source, "incidents")
-    newest = parse_timestamp(cursor, "cursor")
+    issues, next_cursor = read_from_cursor(
+        lambda since: client.issues(config.incident_label, since),
+        cursor,
+        client.per_page,
+        lambda items: newest_time(items, lambda issue: issue.get("updated_at")),
+        lambda issue: issue.get("number"),
+    )
     result = LoadResult()
-    for issue in client.issues(config.incident_label, cursor):
-        newest = later(newest, issue.get("updated_at"))
+    for issue in issues:
         if "pull_request" in issue:
             result.skipped += 1
             continue
         location = _location(client, f"issues/{issue.get('number')}")
         batch.add(location, issue, lambda i=issue: gh.incident_row(config, i))
-    result.cursor = iso(newest)
+    result.cursor = next_cursor
     _write(con, "raw_github__incidents", batch, result)
-    warehouse.write_cursor(con, source, "incidents", iso(newest))
+    warehouse.write_cursor(con, source, "incidents", next_cursor)
     return result
 
 

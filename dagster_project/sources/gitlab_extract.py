@@ -7,8 +7,6 @@ repeated in full by the next one and the upsert leaves no duplicates.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import duckdb
 
 from dagster_project import warehouse
@@ -19,6 +17,8 @@ from dagster_project.sources.api_loading import (
     LoadResult,
     iso,
     later,
+    newest_time,
+    read_from_cursor,
     services_for_paths,
     write_batch,
 )
@@ -38,29 +38,37 @@ def _write(con, table: str, batch: Batch, result: LoadResult) -> None:
     result.rejected += len(batch.rejected)
 
 
-def _cursor(con, source: str, entity: str) -> datetime | None:
-    return parse_timestamp(warehouse.read_cursor(con, source, entity), "cursor")
-
-
 def _finish(con, source: str, entity: str, table: str, batch: Batch, newest) -> LoadResult:
-    result = LoadResult(cursor=iso(newest))
+    """Write the batch, then store ``newest`` (a timestamp, or cursor text as stored) as the cursor."""
+    cursor = newest if isinstance(newest, str) or newest is None else iso(newest)
+    result = LoadResult(cursor=cursor)
     _write(con, table, batch, result)
-    warehouse.write_cursor(con, source, entity, iso(newest))
+    warehouse.write_cursor(con, source, entity, cursor)
     return result
+
+
+def _listing(client: GitLabClient, fetch, cursor: str | None, time_field: str, key_field: str):
+    """Read a listing from ``cursor``; return its items and the next cursor (see read_from_cursor)."""
+    return read_from_cursor(
+        fetch,
+        cursor,
+        client.per_page,
+        lambda items: newest_time(items, lambda item: item.get(time_field)),
+        lambda item: item.get(key_field),
+    )
 
 
 def extract_merge_requests(con, client: GitLabClient, config: gl.GitLabProjectConfig) -> LoadResult:
     """Load merge requests updated since the cursor."""
     source = config.source
-    cursor = _cursor(con, source, "merge_requests")
+    cursor = warehouse.read_cursor(con, source, "merge_requests")
     branch = config.branch or client.project_info()["default_branch"]
     batch = Batch(source, "merge_requests")
-    newest = cursor
-    for mr in client.merge_requests(iso(cursor)):
-        newest = later(newest, mr.get("updated_at"))
+    requests, next_cursor = _listing(client, client.merge_requests, cursor, "updated_at", "iid")
+    for mr in requests:
         location = _location(client, f"merge_requests/{mr.get('iid')}")
         batch.add(location, mr, lambda m=mr: gl.merge_request_row(config.project, m, branch))
-    return _finish(con, source, "merge_requests", "raw_gitlab__merge_requests", batch, newest)
+    return _finish(con, source, "merge_requests", "raw_gitlab__merge_requests", batch, next_cursor)
 
 
 def extract_merge_request_commits(
@@ -108,14 +116,15 @@ def _known_shas(con, source: str) -> set[str]:
 def extract_commits(con, client: GitLabClient, config: gl.GitLabProjectConfig) -> LoadResult:
     """Load the commits of the default branch committed since the cursor."""
     source = config.source
-    cursor = _cursor(con, source, "commits")
+    cursor = warehouse.read_cursor(con, source, "commits")
     branch = config.branch or client.project_info()["default_branch"]
     known = _known_shas(con, source)
     batch = Batch(source, "commits")
-    newest = cursor
-    for commit in client.commits(branch, iso(cursor)):
+    commits, next_cursor = _listing(
+        client, lambda since: client.commits(branch, since), cursor, "committed_date", "id"
+    )
+    for commit in commits:
         sha = str(commit.get("id", "")).lower()
-        newest = later(newest, commit.get("committed_date"))
         if sha in known:
             continue
         services = _commit_services(client, config, sha) if sha else None
@@ -124,7 +133,7 @@ def extract_commits(con, client: GitLabClient, config: gl.GitLabProjectConfig) -
             commit,
             lambda c=commit, s=services: gl.commit_row(config.project, c, "branch", s),
         )
-    return _finish(con, source, "commits", "raw_gitlab__commits", batch, newest)
+    return _finish(con, source, "commits", "raw_gitlab__commits", batch, next_cursor)
 
 
 def production_sha_pairs(con, source: str) -> list[tuple[str, str]]:
@@ -211,18 +220,19 @@ def extract_compares(con, client: GitLabClient, config: gl.GitLabProjectConfig) 
 def extract_deployments(con, client: GitLabClient, config: gl.GitLabProjectConfig) -> LoadResult:
     """Load deployments updated since the cursor, with each environment's tier."""
     source = config.source
-    cursor = _cursor(con, source, "deployments")
+    cursor = warehouse.read_cursor(con, source, "deployments")
     tiers = {str(env.get("name")): env.get("tier") for env in client.environments()}
     batch = Batch(source, "deployment_statuses")
-    newest = cursor
-    for deployment in client.deployments(iso(cursor)):
-        newest = later(newest, deployment.get("updated_at"))
+    deployments, next_cursor = _listing(client, client.deployments, cursor, "updated_at", "id")
+    for deployment in deployments:
         batch.add(
             _location(client, f"deployments/{deployment.get('id')}"),
             deployment,
             lambda d=deployment: gl.deployment_row(config, d, tiers),
         )
-    return _finish(con, source, "deployments", "raw_gitlab__deployment_statuses", batch, newest)
+    return _finish(
+        con, source, "deployments", "raw_gitlab__deployment_statuses", batch, next_cursor
+    )
 
 
 def extract_pipelines(con, client: GitLabClient, config: gl.GitLabProjectConfig) -> LoadResult:
@@ -234,19 +244,24 @@ def extract_pipelines(con, client: GitLabClient, config: gl.GitLabProjectConfig)
             f"{config.project}: no deploy_pipeline_ref configured, pipelines skipped"
         )
         return result
-    cursor = _cursor(con, source, "pipelines")
+    cursor = warehouse.read_cursor(con, source, "pipelines")
     stored = dict(
         con.execute(
             "select pipeline_id, updated_at from raw_gitlab__pipelines where _source = ?", [source]
         ).fetchall()
     )
     batch = Batch(source, "pipelines")
-    newest = cursor
-    for listed in client.pipelines(config.deploy_pipeline_ref, iso(cursor)):
-        newest = later(newest, listed.get("updated_at"))
+    pipelines, next_cursor = _listing(
+        client,
+        lambda since: client.pipelines(config.deploy_pipeline_ref, since),
+        cursor,
+        "updated_at",
+        "id",
+    )
+    for listed in pipelines:
         updated = parse_timestamp(listed.get("updated_at"), "updated_at")
         if updated is not None and stored.get(str(listed.get("id"))) == updated:
-            continue  # listed again because updated_after includes the cursor time
+            continue  # listed again: the cursor stays put while the listing fits in one page
         pipeline = listed
         if listed.get("status") in FINISHED_PIPELINE_STATES and "finished_at" not in listed:
             pipeline = client.pipeline(int(listed["id"]))
@@ -255,18 +270,17 @@ def extract_pipelines(con, client: GitLabClient, config: gl.GitLabProjectConfig)
             pipeline,
             lambda p=pipeline: gl.pipeline_row(config, p),
         )
-    return _finish(con, source, "pipelines", "raw_gitlab__pipelines", batch, newest)
+    return _finish(con, source, "pipelines", "raw_gitlab__pipelines", batch, next_cursor)
 
 
 def extract_incidents(con, client: GitLabClient, config: gl.GitLabProjectConfig) -> LoadResult:
     """Load issues of type ``incident`` updated since the cursor."""
     source = config.source
-    cursor = _cursor(con, source, "incidents")
+    cursor = warehouse.read_cursor(con, source, "incidents")
     batch = Batch(source, "incidents")
-    newest = cursor
     result_skipped = 0
-    for issue in client.incidents(iso(cursor)):
-        newest = later(newest, issue.get("updated_at"))
+    issues, next_cursor = _listing(client, client.incidents, cursor, "updated_at", "iid")
+    for issue in issues:
         if issue.get("issue_type") not in (None, "incident"):
             result_skipped += 1
             continue
@@ -275,7 +289,7 @@ def extract_incidents(con, client: GitLabClient, config: gl.GitLabProjectConfig)
             issue,
             lambda i=issue: gl.incident_row(config, i),
         )
-    result = _finish(con, source, "incidents", "raw_gitlab__incidents", batch, newest)
+    result = _finish(con, source, "incidents", "raw_gitlab__incidents", batch, next_cursor)
     result.skipped = result_skipped
     return result
 
