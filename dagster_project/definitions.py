@@ -21,7 +21,7 @@ from dagster_project.defs import (  # noqa: E402
     run_history,
     summary,
 )
-from dagster_project.defs.resources import WarehouseResource  # noqa: E402
+from dagster_project.defs.resources import LockingWarehouseResource  # noqa: E402
 from dagster_project.defs.run_settings import RunSettingsResource  # noqa: E402
 
 REFRESH_ALL = "refresh_all"
@@ -54,7 +54,7 @@ refresh_incremental = dg.define_asset_job(
 _JOBS_AND_RESOURCES = dict(
     jobs=[refresh_all, refresh_incremental],
     resources={
-        "warehouse": WarehouseResource(),
+        "warehouse": LockingWarehouseResource(),
         "run_settings": RunSettingsResource(),
     },
 )

@@ -7,6 +7,7 @@ The refresh lock (``dagster_project.locking``) is an ``fcntl.flock`` on
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import duckdb
 import pytest
 
 from dagster_project import locking, pipeline, publish
-from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.resources import LockingWarehouseResource, WarehouseResource
 from tests.reliability_helpers import (
     built_baseline,
     dora_env,
@@ -186,9 +187,8 @@ def test_run_holds_the_lock_until_it_ends(tmp_path: Path) -> None:
     def later_asset(warehouse: WarehouseResource) -> None:
         seen.append(try_lock())
 
-    result = dg.materialize(
-        [probe_asset, later_asset], resources={"warehouse": WarehouseResource(path=str(warehouse))}
-    )
+    resource = LockingWarehouseResource(path=str(warehouse))
+    result = dg.materialize([probe_asset, later_asset], resources={"warehouse": resource})
     assert result.success
     assert len(seen) == 2
     for text in seen:
@@ -196,6 +196,28 @@ def test_run_holds_the_lock_until_it_ends(tmp_path: Path) -> None:
         assert match is not None, text
         assert int(match.group(2)) == os.getpid()
     assert try_lock() == "free"
+
+
+def test_breach_sensor_tick_waits_for_a_locked_warehouse(tmp_path: Path) -> None:
+    """The breach sensor writes the warehouse, so it skips its tick while a refresh runs."""
+    from dagster_project.contract import load_contracts
+    from dagster_project.defs.contract import process_breach_tick
+
+    warehouse = tmp_path / "w.duckdb"
+    cursor = '{"storage_id": 1, "pending": 0}'
+    holder = _hold_lock(warehouse)
+    try:
+        result = process_breach_tick(
+            str(warehouse), load_contracts(), cursor, 2, logging.getLogger("test")
+        )
+    finally:
+        _stop(holder)
+    assert result.cursor == cursor, "the next tick must process the refresh again"
+    assert result.recorded == 0
+    match = LOCKED_MESSAGE.search(result.skipped_reason or "")
+    assert match is not None, result.skipped_reason
+    assert int(match.group(2)) == holder.pid
+    assert not warehouse.exists()
 
 
 def test_dora_refresh_refuses_a_locked_warehouse(tmp_path: Path) -> None:

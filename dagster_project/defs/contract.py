@@ -22,7 +22,7 @@ import dagster as dg
 import duckdb
 import requests
 
-from dagster_project import settings
+from dagster_project import locking, settings
 from dagster_project.contract import Contract, load_contracts
 from dagster_project.contract.notifications import deliver_pending, pending_count, record_breaches
 from dagster_project.contract.report import read_report_inputs, render_report
@@ -106,15 +106,16 @@ def process_breach_tick(
     """Record breaches of a new refresh and deliver pending notifications.
 
     Opens the warehouse only when a refresh is new or notifications are
-    pending. A warehouse locked by a running refresh leaves the cursor as it
-    was, so the next tick tries again.
+    pending. The tick writes the warehouse, so it takes the refresh lock
+    (``dagster_project.locking``) first. A warehouse locked by a running
+    refresh leaves the cursor as it was, so the next tick tries again.
     """
     state = json.loads(cursor) if cursor else {}
     is_new_refresh = latest_storage_id is not None and latest_storage_id != state.get("storage_id")
     if not is_new_refresh and not state.get("pending"):
         return BreachTickResult(cursor or "{}", 0, 0, 0, 0, "no new refresh and nothing pending")
     try:
-        with duckdb.connect(warehouse_path) as con:
+        with locking.warehouse_lock(warehouse_path), duckdb.connect(warehouse_path) as con:
             con.execute("set TimeZone = 'UTC'")
             recorded = record_breaches(con, contracts) if is_new_refresh else []
             for event in recorded:
@@ -123,7 +124,7 @@ def process_breach_tick(
                     f"{event['outcome_id']} on {event['event_date']}"
                 )
             report = deliver_pending(con, post=post, log=log)
-    except duckdb.IOException as error:
+    except (duckdb.IOException, locking.WarehouseLockedError) as error:
         return BreachTickResult(cursor or "{}", 0, 0, 0, state.get("pending", 0), str(error))
     storage_id = latest_storage_id if is_new_refresh else state.get("storage_id")
     new_cursor = json.dumps({"storage_id": storage_id, "pending": report.pending})
