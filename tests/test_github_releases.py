@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from dagster_project import pipeline, warehouse
+from dagster_project.sources import github as gh
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.test_github_extract import run_extract
 
 AS_OF = "2024-02-01T00:00:00+00:00"
 HOUR = 3600
@@ -185,3 +187,37 @@ def test_unusable_release_and_tag_quarantined(refreshed):
     assert tag_source == "github:acme/tag"
     assert "tag 'v3' of acme/tag is a lightweight tag" in tag_reason
     assert "create annotated tags" in tag_reason
+
+
+def test_moved_tag_adds_deployment(tmp_path):
+    """A tag moved to another commit adds a deployment and keeps the first one."""
+    config = gh.GitHubRepoConfig(
+        repo="acme/tag", services=("tag",), branch="main", deploy_tags="v*"
+    )
+    entities = ["releases", "tags", "release_deployments"]
+    with (
+        FakeGitHub(repo="acme/tag") as server,
+        warehouse.open_warehouse(tmp_path / "tags.duckdb") as con,
+    ):
+        warehouse.ensure_raw_tables(con)
+        stage_history(server)
+        run_extract(con, server, config=config, entities=entities)
+        # v2 moves to c4, and v3 is recreated as an annotated tag.
+        server.tags = [t for t in server.tags if t["name"] not in ("v2", "v3")]
+        server.add_tag("v2", sha("c4"), "2024-01-04T10:00:00Z")
+        server.add_tag("v3", sha("c4"), "2024-01-04T11:00:00Z")
+        run_extract(con, server, config=config, entities=entities)
+        rows = con.execute(
+            "select deployment_id, sha, state_at from raw_github__deployment_statuses "
+            "where deployment_id in ('tag:v2', 'tag:v3') order by state_at"
+        ).fetchall()
+        quarantined = con.execute(
+            "select count(*) from quarantine where entity = 'release_deployments'"
+        ).fetchone()[0]
+    assert rows == [
+        ("tag:v2", sha("c3"), at("2024-01-03T10:00:00Z")),
+        ("tag:v2", sha("c4"), at("2024-01-04T10:00:00Z")),
+        ("tag:v3", sha("c4"), at("2024-01-04T11:00:00Z")),
+    ]
+    # v3 is annotated now, so its lightweight-tag entry left the quarantine.
+    assert quarantined == 0
