@@ -6,6 +6,10 @@ accepting the token, once refusing it (so the error path runs). Then every
 captured log record, every Dagster event (message, metadata, failure text)
 and every column of every table of the DuckDB file, cast to text, is searched
 for the token. A webhook URL with a secret path is checked the same way.
+
+One whole ``refresh_all`` run with GitHub and a contract whose webhook URL is
+planted is searched further: the dashboard HTML, the published DuckDB copy
+and Parquet files, the contract reports and every file the run wrote.
 """
 
 from __future__ import annotations
@@ -261,3 +265,144 @@ def test_link_out_of_the_events_folder_is_quarantined_not_read(tmp_path: Path) -
     assert extract.rows["commits"] == []
     assert str(events / "pull_requests.json") in extract.files
     assert all("SECRET-CONTENT" not in str(row) for row in extract.rows.values())
+
+
+# Every output of a whole refresh ---------------------------------------------------------------
+
+
+def _parquet_texts(folder: Path) -> list[str]:
+    """Return every value of every Parquet file under ``folder`` (links followed) as text."""
+    texts = []
+    files = sorted(path for path in folder.rglob("*.parquet"))
+    if (folder / "parquet").is_symlink():
+        files += sorted((folder / "parquet").resolve().rglob("*.parquet"))
+    with duckdb.connect() as con:
+        for path in files:
+            columns = [
+                row[0]
+                for row in con.execute(
+                    "describe select * from read_parquet(?)", [str(path)]
+                ).fetchall()
+            ]
+            for column in columns:
+                rows = con.execute(
+                    f'select cast("{column}" as varchar) from read_parquet(?)', [str(path)]
+                ).fetchall()
+                texts += [value for (value,) in rows if value is not None]
+    assert files, f"no Parquet file under {folder}"
+    return texts
+
+
+def _file_texts(root: Path) -> list[str]:
+    """Return the bytes of every file under ``root``, decoded with replacement."""
+    return [
+        path.read_bytes().decode("utf-8", "replace")
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    ]
+
+
+def _contract_with_webhook(folder: Path, url_env: str) -> Path:
+    """Copy the default contract, starting in the tiny history, with a webhook channel."""
+    from dagster_project import settings
+
+    contract = yaml.safe_load((settings.PROJECT_ROOT / "contracts" / "default.yml").read_text())
+    contract["start_date"] = "2024-03-01"
+    contract["notifications"] = [
+        {"type": "log"},
+        {"type": "webhook", "url_env": url_env, "format": "slack"},
+    ]
+    folder.mkdir()
+    (folder / "default.yml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    return folder
+
+
+def test_planted_secrets_absent_from_every_refresh_output(
+    tmp_path, monkeypatch, caplog, capfd
+) -> None:
+    """A whole refresh_all run with GitHub and a webhook contract channel.
+
+    The job runs as the daemon runs it, then the breach sensor's tick
+    records breaches and fails to deliver them to the planted webhook URL,
+    and the marts are published again. Searched: log records, captured
+    output, Dagster events, every table of the warehouse and of the
+    published DuckDB file, every Parquet file, the dashboard HTML, the
+    contract reports, and the bytes of every file the run wrote.
+    """
+    from dagster_project import publish
+    from dagster_project.contract import load_contracts
+    from dagster_project.definitions import REFRESH_ALL, defs
+    from dagster_project.defs.contract import process_breach_tick
+    from tests.reliability_helpers import AS_OF, tiny_events
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("DORA_TEST_PLANTED_GITHUB", GITHUB_TOKEN)
+    monkeypatch.setenv("DORA_TEST_PLANTED_WEBHOOK", f"http://127.0.0.1:9/hooks/{WEBHOOK_SECRET}")
+    out = tmp_path / "out"
+    warehouse_path = out / "w.duckdb"
+    monkeypatch.setenv("DORA_WAREHOUSE", str(warehouse_path))
+    events = tiny_events(tmp_path / "events")
+    contracts = _contract_with_webhook(tmp_path / "contracts", "DORA_TEST_PLANTED_WEBHOOK")
+    dashboard_file = out / "dashboard.html"
+    published = out / "published"
+    reports = out / "reports"
+    with FakeGitHub() as server:
+        server.api.expected_auth = f"Bearer {GITHUB_TOKEN}"
+        section = {
+            "base_url": server.base_url,
+            "token_env": "DORA_TEST_PLANTED_GITHUB",
+            "repos": [{"repo": "acme/ants", "services": ["ants"], "branch": "master"}],
+        }
+        config = _config(tmp_path, {"github": section})
+        run_config = {
+            "resources": {
+                "warehouse": {"config": {"path": str(warehouse_path)}},
+                "run_settings": {
+                    "config": {
+                        "config_path": config,
+                        "events_dir": str(events),
+                        "as_of": AS_OF,
+                        "contracts_path": str(contracts),
+                    }
+                },
+            },
+            "ops": {
+                "contract_report": {
+                    "config": {"contracts_path": str(contracts), "output_dir": str(reports)}
+                },
+                "dashboard": {"config": {"output_path": str(dashboard_file)}},
+                "published_marts": {"config": {"published_dir": str(published)}},
+            },
+        }
+        result = defs.resolve_job_def(REFRESH_ALL).execute_in_process(
+            run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+        sent = {request.headers.get("authorization") for request in server.api.requests}
+    assert result.success, [event.message for event in result.all_events if event.is_failure]
+    assert f"Bearer {GITHUB_TOKEN}" in sent, "the token must reach the server"
+    tick = process_breach_tick(
+        str(warehouse_path), load_contracts(str(contracts)), None, 1, logging.getLogger("test")
+    )
+    publish.publish_marts(warehouse_path, published)
+
+    assert tick.failed > 0, "the webhook delivery must be attempted and fail"
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw_github__pull_requests").fetchone()[0] > 0
+        attempts = con.execute(
+            "select count(*) from contract_notification_outbox where channel like 'webhook%'"
+        ).fetchone()[0]
+        assert attempts > 0
+    report_files = sorted(reports.glob("*.md"))
+    assert report_files, "the contract report must be written"
+    assert dashboard_file.is_file()
+    captured = capfd.readouterr()
+
+    _assert_clean([record.getMessage() for record in caplog.records], "logs")
+    _assert_clean([captured.out, captured.err], "captured output")
+    _assert_clean(_event_texts(result), "Dagster events")
+    _assert_clean(_warehouse_texts(warehouse_path), "the warehouse")
+    _assert_clean(_warehouse_texts(published / publish.DATABASE_NAME), "the published DuckDB file")
+    _assert_clean(_parquet_texts(published), "the published Parquet files")
+    _assert_clean([dashboard_file.read_text(encoding="utf-8")], "the dashboard")
+    _assert_clean([path.read_text(encoding="utf-8") for path in report_files], "the reports")
+    _assert_clean(_file_texts(out), "the files the run wrote")
