@@ -406,3 +406,19 @@ def test_planted_secrets_absent_from_every_refresh_output(
     _assert_clean([dashboard_file.read_text(encoding="utf-8")], "the dashboard")
     _assert_clean([path.read_text(encoding="utf-8") for path in report_files], "the reports")
     _assert_clean(_file_texts(out), "the files the run wrote")
+
+
+def test_contract_id_cannot_name_a_path_outside_the_reports(tmp_path: Path) -> None:
+    """The report of a contract is written to ``<reports>/contract_<id>.md``."""
+    from dagster_project import settings
+    from dagster_project.contract import load_contracts
+    from dagster_project.contract.validation import ContractError
+
+    contract = yaml.safe_load((settings.PROJECT_ROOT / "contracts" / "default.yml").read_text())
+    contract["id"] = "../../outside"
+    path = tmp_path / "escape.yml"
+    path.write_text(yaml.safe_dump(contract))
+    with pytest.raises(ContractError) as raised:
+        load_contracts(str(path))
+    assert "id" in str(raised.value)
+    assert "must be lower case letters, digits and _ starting with a letter" in str(raised.value)
