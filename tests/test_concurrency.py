@@ -132,7 +132,7 @@ def _run_texts(result) -> str:
     return "\n".join(texts)
 
 
-def test_job_run_outside_the_cli_refuses_a_locked_warehouse(tmp_path: Path) -> None:
+def test_job_run_refuses_locked_warehouse(tmp_path: Path) -> None:
     """A run launched as the daemon launches it (the job itself, not run_refresh_job)."""
     from dagster_project.definitions import REFRESH_ALL, defs
 
@@ -198,7 +198,7 @@ def test_run_holds_the_lock_until_it_ends(tmp_path: Path) -> None:
     assert try_lock() == "free"
 
 
-def test_breach_sensor_tick_waits_for_a_locked_warehouse(tmp_path: Path) -> None:
+def test_breach_sensor_skips_locked_warehouse(tmp_path: Path) -> None:
     """The breach sensor writes the warehouse, so it skips its tick while a refresh runs."""
     from dagster_project.contract import load_contracts
     from dagster_project.defs.contract import process_breach_tick

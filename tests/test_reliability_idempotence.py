@@ -172,12 +172,12 @@ def _wait_for(condition, what: str, bound: int = 6000) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the launcher is Linux-only")
-def test_kill_of_the_refresh_process_alone_ends_its_dbt_step(baseline, tmp_path: Path) -> None:
+def test_parent_only_kill_ends_dbt_step(baseline, tmp_path: Path) -> None:
     """SIGKILL of the `dora` pid only, while its dbt child builds the metric models.
 
-    The dbt child is stopped (SIGSTOP) before the kill, so without a
-    parent-death signal it would stay alive, holding the warehouse open, for
-    as long as the test waits; with it, the kernel kills it with its parent.
+    The dbt child is stopped (SIGSTOP) before the kill. Without a
+    parent-death signal it would stay alive and keep the warehouse open for
+    as long as the test waits. With it, the kernel kills it with its parent.
     """
     events, _, expected = baseline
     warehouse = tmp_path / "warehouse.duckdb"
