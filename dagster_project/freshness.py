@@ -9,6 +9,15 @@ The newest load of a table is ``max(loaded_at_field)``, by default
 each source instance in the table (``_source``, such as ``github:acme/api``),
 so one repository that stopped delivering is found next to others that did not.
 
+An incremental API source that responds with nothing new writes no row, so
+its rows keep their old ``_loaded_at``. Its extractor still stores its cursor
+after each successful read. The load time is therefore the later of the newest
+row and the last cursor update of the same source instance whose entity is
+the table's name after ``__`` (``pull_requests`` for
+``raw_github__pull_requests``). A failed read stores no cursor, so it never
+makes a table look fresh. A table whose entity has no cursor of that name is
+measured by its rows only.
+
 The age is counted up to the run's measurement time (``as_of``), not the
 wall clock: a table loaded after ``as_of`` has age zero. A table older than
 ``warn_after`` is ``warn``, older than ``error_after`` is ``error``, else
@@ -73,7 +82,7 @@ class Finding:
         """Describe the finding in one line, with what to check when it is stale."""
         limit = self.table.error_after if self.status == "error" else self.table.warn_after
         text = (
-            f"{self.table.table} ({self.source_instance}): newest row loaded "
+            f"{self.table.table} ({self.source_instance}): last loaded "
             f"{self.loaded_at.isoformat()}, {_days(self.age)} before the measurement time "
             f"{self.measured_at.isoformat()}"
         )
@@ -140,6 +149,25 @@ def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for (name,) in rows}
 
 
+def _newest_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> dict[str, datetime]:
+    field = table.loaded_at_field
+    expression = f'"{field}"' if _IDENTIFIER.match(field) else field
+    rows = con.execute(
+        f'select _source, max({expression}) from main."{table.table}" group by _source'
+    ).fetchall()
+    return {source: loaded_at for source, loaded_at in rows if loaded_at is not None}
+
+
+def _cursor_updates(con: duckdb.DuckDBPyConnection, table: SourceTable) -> dict[str, datetime]:
+    """Return the last cursor update per source instance for the table's entity."""
+    entity = table.table.partition("__")[2]
+    rows = con.execute(
+        "select _source, max(updated_at) from pipeline_cursors where entity = ? group by _source",
+        [entity],
+    ).fetchall()
+    return {source: updated_at for source, updated_at in rows if updated_at is not None}
+
+
 def measure(
     con: duckdb.DuckDBPyConnection, tables: Iterable[SourceTable], as_of: datetime
 ) -> list[Finding]:
@@ -149,15 +177,12 @@ def measure(
     for table in tables:
         if table.table not in existing:
             continue
-        field = table.loaded_at_field
-        expression = f'"{field}"' if _IDENTIFIER.match(field) else field
-        rows = con.execute(
-            f'select _source, max({expression}) from main."{table.table}" '
-            "group by _source order by _source"
-        ).fetchall()
-        for source_instance, loaded_at in rows:
-            if loaded_at is None:
-                continue
+        newest = _newest_rows(con, table)
+        if "pipeline_cursors" in existing:
+            for source, updated_at in _cursor_updates(con, table).items():
+                if source in newest:
+                    newest[source] = max(newest[source], updated_at)
+        for source_instance, loaded_at in sorted(newest.items()):
             age = max(as_of - loaded_at, timedelta(0))
             findings.append(
                 Finding(table, source_instance, loaded_at, as_of, age, _status(table, age))

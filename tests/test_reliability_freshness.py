@@ -202,6 +202,38 @@ def test_age_counted_to_as_of(tmp_path: Path) -> None:
     assert before.metadata["source_instances"].value["files"]["age_hours"] == 0
 
 
+def test_quiet_source_with_new_cursor_is_fresh(tmp_path: Path) -> None:
+    """A successful read that wrote no row still stores its cursor, which counts as a load."""
+    path = tmp_path / "w.duckdb"
+    old = AS_OF - timedelta(days=10)
+    _plant(path, "raw_github__commits", "github:acme/quiet", "q1", old)
+    _plant(path, "raw_github__commits", "github:acme/other", "o1", old)
+    _plant(path, "raw_github__commits", "github:acme/failing", "f1", old)
+    with warehouse.open_warehouse(path) as con:
+        con.execute(
+            "insert into pipeline_cursors values (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)",
+            [
+                *("github:acme/quiet", "commits", "sha-1", AS_OF - timedelta(hours=1)),
+                # A cursor of another entity says nothing about this table.
+                *("github:acme/other", "pull_requests", "x", AS_OF - timedelta(hours=1)),
+                *("github:acme/failing", "commits", "sha-2", old),
+            ],
+        )
+
+    evaluation = _checks(_measure(path, AS_OF))["raw_github__commits_is_fresh"]
+
+    statuses = {
+        instance: value["status"]
+        for instance, value in evaluation.metadata["source_instances"].value.items()
+    }
+    assert statuses == {
+        "github:acme/failing": "warn",
+        "github:acme/other": "warn",
+        "github:acme/quiet": "pass",
+    }
+    assert not evaluation.passed
+
+
 def test_thresholds_come_from_the_dbt_project(tmp_path: Path) -> None:
     """A copy of the dbt project with other thresholds, parsed by dbt, changes the verdict."""
     project = tmp_path / "dbt_project"
@@ -302,6 +334,10 @@ def test_down_source_stale_in_failed_run(tmp_path: Path, monkeypatch) -> None:
                 "where table_name like 'raw_github__%'"
             ).fetchall():
                 con.execute(f"update {table} set _loaded_at = _loaded_at - interval 3 days")
+            con.execute(
+                "update pipeline_cursors set updated_at = updated_at - interval 3 days "
+                "where _source like 'github:%'"
+            )
         server.api.fail_next(Fault(503, body="<html>maintenance</html>"), times=10_000)
         down = run()
 
