@@ -29,6 +29,11 @@
     cast(timezone({{ zone }}, {{ expression }}) as date)
 {%- endmacro %}
 
+{#- Spark sessions of this project run in UTC (profiles.yml), so the shift is from UTC. -#}
+{% macro spark__contract_local_date(expression, zone) -%}
+    to_date(from_utc_timestamp({{ expression }}, {{ zone }}))
+{%- endmacro %}
+
 
 {#- The UTC instant at which a local date starts in the zone named by a column. -#}
 {% macro contract_day_start(day, zone) -%}
@@ -41,6 +46,10 @@
 
 {% macro duckdb__contract_day_start(day, zone) -%}
     timezone({{ zone }}, cast({{ day }} as timestamp))
+{%- endmacro %}
+
+{% macro spark__contract_day_start(day, zone) -%}
+    to_utc_timestamp(cast({{ day }} as timestamp), {{ zone }})
 {%- endmacro %}
 
 
@@ -58,8 +67,35 @@
     cast({{ day }} + cast({{ days }} as integer) as date)
 {%- endmacro %}
 
+{% macro spark__contract_add_days(day, days) -%}
+    date_add(cast({{ day }} as date), cast({{ days }} as int))
+{%- endmacro %}
+
 
 {#- A double-precision float type: type_double() is a 4-byte float on DuckDB. -#}
 {% macro contract_double() -%}
+    {{ return(adapter.dispatch('contract_double', 'dora')()) }}
+{%- endmacro %}
+
+{% macro default__contract_double() -%}
     double precision
+{%- endmacro %}
+
+{% macro spark__contract_double() -%}
+    double
+{%- endmacro %}
+
+
+{#- `expression` (a double) rounded to `places` decimal places, as a double. -#}
+{% macro contract_round(expression, places) -%}
+    {{ return(adapter.dispatch('contract_round', 'dora')(expression, places)) }}
+{%- endmacro %}
+
+{% macro default__contract_round(expression, places) -%}
+    round({{ expression }}, {{ places }})
+{%- endmacro %}
+
+{#- PostgreSQL rounds to decimal places only a numeric. -#}
+{% macro postgres__contract_round(expression, places) -%}
+    cast(round(cast({{ expression }} as numeric), {{ places }}) as double precision)
 {%- endmacro %}

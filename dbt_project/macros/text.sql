@@ -43,3 +43,25 @@
     select {{ columns | join(', ') }} from {{ ref(name) }}
     {%- endfor %}
 {%- endmacro %}
+
+
+{#-
+    One row per element of the JSON array of strings `expression`: a
+    set-returning expression for a select list, where the other columns
+    repeat on each element's row.
+-#}
+{% macro json_string_array_elements(expression) -%}
+    {{ return(adapter.dispatch('json_string_array_elements', 'dora')(expression)) }}
+{%- endmacro %}
+
+{% macro default__json_string_array_elements(expression) -%}
+    jsonb_array_elements_text(cast({{ expression }} as jsonb))
+{%- endmacro %}
+
+{% macro duckdb__json_string_array_elements(expression) -%}
+    unnest(from_json({{ expression }}, '["VARCHAR"]'))
+{%- endmacro %}
+
+{% macro spark__json_string_array_elements(expression) -%}
+    explode(from_json({{ expression }}, 'array<string>'))
+{%- endmacro %}

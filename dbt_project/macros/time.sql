@@ -22,6 +22,25 @@
     cast('{{ value }}' as timestamptz)
 {%- endmacro %}
 
+{#- Spark's timestamp is an instant; the literal's offset converts it. -#}
+{% macro spark__timestamptz_literal(value) -%}
+    cast('{{ value }}' as timestamp)
+{%- endmacro %}
+
+
+{#- The type of an instant (a UTC timestamp with time zone). -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'dora')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamptz() -%}
+    timestamp with time zone
+{%- endmacro %}
+
+{% macro spark__type_timestamptz() -%}
+    timestamp
+{%- endmacro %}
+
 
 {#- The local calendar date of a UTC timestamp in var('timezone'), DST-aware. -#}
 {% macro local_date(expression) -%}
@@ -36,6 +55,11 @@
     cast(timezone('{{ var("timezone") }}', {{ expression }}) as date)
 {%- endmacro %}
 
+{#- Spark sessions of this project run in UTC (profiles.yml), so the shift is from UTC. -#}
+{% macro spark__local_date(expression) -%}
+    to_date(from_utc_timestamp({{ expression }}, '{{ var("timezone") }}'))
+{%- endmacro %}
+
 
 {#- Whole seconds from `start` to `end` (negative when end is earlier). -#}
 {% macro seconds_between(start, end) -%}
@@ -48,4 +72,16 @@
 
 {% macro duckdb__seconds_between(start, end) -%}
     (epoch({{ end }}) - epoch({{ start }}))
+{%- endmacro %}
+
+{#- The PostgreSQL and Spark versions compute the DuckDB one's double arithmetic. -#}
+{% macro postgres__seconds_between(start, end) -%}
+    (
+        cast(extract(epoch from {{ end }}) as double precision)
+        - cast(extract(epoch from {{ start }}) as double precision)
+    )
+{%- endmacro %}
+
+{% macro spark__seconds_between(start, end) -%}
+    (cast(unix_micros({{ end }}) as double) / 1000000 - cast(unix_micros({{ start }}) as double) / 1000000)
 {%- endmacro %}

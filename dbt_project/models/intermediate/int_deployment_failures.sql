@@ -64,7 +64,7 @@ incident_failures as (
     select
         incident_links.deployment_key,
         'incident' as failure_reason,
-        cast(null as varchar) as restoring_deployment_key,
+        cast(null as {{ dbt.type_string() }}) as restoring_deployment_key,
         case when bool_and(not incidents.is_open) then max(incidents.resolved_at) end
             as recovered_at,
         count(*) as incident_count

@@ -40,7 +40,7 @@ parent_links as (
     select
         repo,
         sha,
-        unnest(from_json(parent_shas, '["VARCHAR"]')) as parent_sha
+        {{ json_string_array_elements('parent_shas') }} as parent_sha
     from commits
 
 ),

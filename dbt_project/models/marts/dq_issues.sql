@@ -90,7 +90,7 @@ unmapped_environments as (
     select
         'unmapped_environment' as issue_type,
         'info' as severity,
-        cast(null as varchar) as service,
+        cast(null as {{ dbt.type_string() }}) as service,
         environment as entity_key,
         'environment name is not mapped to production: its deployments count as non-production'
             as detail,
@@ -149,15 +149,15 @@ uncompleted_compares as (
     select
         'incomplete_compare' as issue_type,
         'warning' as severity,
-        cast(null as varchar) as service,
+        cast(null as {{ dbt.type_string() }}) as service,
         source || ':' || base_sha || '...' || head_sha as entity_key,
         'compare listing of repo ' || repo || ' was cut short after '
-        || cast(listed_commits as varchar)
-        || coalesce(' of ' || cast(total_commits as varchar), '')
+        || cast(listed_commits as {{ dbt.type_string() }})
+        || coalesce(' of ' || cast(total_commits as {{ dbt.type_string() }}), '')
         || ' commits, and the commit graph cannot complete it: the deployment of '
         || head_sha || ' may ship commits that no source holds' as detail,
         cast(total_commits - listed_commits as {{ type_double() }}) as observed_value,
-        cast(null as timestamp with time zone) as observed_at
+        cast(null as {{ type_timestamptz() }}) as observed_at
     from incomplete_compares
     where not is_completed_from_graph
 

@@ -91,16 +91,16 @@ margins as (
 
     select
         *,
-        round(
-            case
+        {{ contract_round(
+            "case
                 when criterion_base_value is null and metric = 'time_to_restore' then 1.0
                 when criterion_base_value is null then null
                 when operator = '>='
                     then (criterion_base_value - target_base_value) / target_base_value
                 else (target_base_value - criterion_base_value) / target_base_value
-            end,
+            end",
             9
-        ) as margin
+        ) }} as margin
     from criteria
 
 ),

@@ -23,18 +23,18 @@ branch_commits as (
         from {{ branch_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as parent_shas,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as parent_shas,
             cast(null as integer) as parent_count,
-            cast(null as timestamp with time zone) as authored_at,
-            cast(null as timestamp with time zone) as committed_at,
-            cast(null as varchar) as subject,
-            cast(null as varchar) as reverted_sha,
+            cast(null as {{ type_timestamptz() }}) as authored_at,
+            cast(null as {{ type_timestamptz() }}) as committed_at,
+            cast(null as {{ dbt.type_string() }}) as subject,
+            cast(null as {{ dbt.type_string() }}) as reverted_sha,
             cast(null as boolean) as is_bot,
-            cast(null as timestamp with time zone) as _loaded_at,
-            cast(null as varchar) as changed_services,
+            cast(null as {{ type_timestamptz() }}) as _loaded_at,
+            cast(null as {{ dbt.type_string() }}) as changed_services,
             cast(null as integer) as pr_number
         where false
     {%- endif %}
@@ -44,22 +44,25 @@ branch_commits as (
 pull_request_commits as (
 
     {% if raw_exists -%}
-        select {{ commit_columns }}, cast(null as varchar) as changed_services, pr_number
+        select
+            {{ commit_columns }},
+            cast(null as {{ dbt.type_string() }}) as changed_services,
+            pr_number
         from {{ pr_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as parent_shas,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as parent_shas,
             cast(null as integer) as parent_count,
-            cast(null as timestamp with time zone) as authored_at,
-            cast(null as timestamp with time zone) as committed_at,
-            cast(null as varchar) as subject,
-            cast(null as varchar) as reverted_sha,
+            cast(null as {{ type_timestamptz() }}) as authored_at,
+            cast(null as {{ type_timestamptz() }}) as committed_at,
+            cast(null as {{ dbt.type_string() }}) as subject,
+            cast(null as {{ dbt.type_string() }}) as reverted_sha,
             cast(null as boolean) as is_bot,
-            cast(null as timestamp with time zone) as _loaded_at,
-            cast(null as varchar) as changed_services,
+            cast(null as {{ type_timestamptz() }}) as _loaded_at,
+            cast(null as {{ dbt.type_string() }}) as changed_services,
             cast(null as integer) as pr_number
         where false
     {%- endif %}
@@ -77,10 +80,10 @@ pull_requests as (
         from {{ pulls_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as repo,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as repo,
             cast(null as integer) as pr_number,
-            cast(null as timestamp with time zone) as merged_at
+            cast(null as {{ type_timestamptz() }}) as merged_at
         where false
     {%- endif %}
 
@@ -142,14 +145,14 @@ renamed as (
         ranked_commits.committed_at,
         ranked_commits.subject,
         lower(trim(ranked_commits.reverted_sha)) as reverted_sha,
-        cast(null as varchar) as patch_id,
+        cast(null as {{ dbt.type_string() }}) as patch_id,
         coalesce(ranked_commits.is_bot, false) as is_bot,
         pull_request_links.pr_number,
-        cast(null as timestamp with time zone) as pr_opened_at,
-        cast(null as timestamp with time zone) as pr_merged_at,
-        cast(null as timestamp with time zone) as pr_ready_for_review_at,
-        cast(null as timestamp with time zone) as pr_reopened_at,
-        cast(null as timestamp with time zone) as pr_closed_at,
+        cast(null as {{ type_timestamptz() }}) as pr_opened_at,
+        cast(null as {{ type_timestamptz() }}) as pr_merged_at,
+        cast(null as {{ type_timestamptz() }}) as pr_ready_for_review_at,
+        cast(null as {{ type_timestamptz() }}) as pr_reopened_at,
+        cast(null as {{ type_timestamptz() }}) as pr_closed_at,
         cast(null as boolean) as pr_created_as_draft,
         ranked_commits.changed_services,
         ranked_commits._loaded_at as loaded_at

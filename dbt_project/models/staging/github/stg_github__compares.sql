@@ -13,15 +13,15 @@ source as (
         select * from {{ raw_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as base_sha,
-            cast(null as varchar) as head_sha,
-            cast(null as varchar) as status,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as base_sha,
+            cast(null as {{ dbt.type_string() }}) as head_sha,
+            cast(null as {{ dbt.type_string() }}) as status,
             cast(null as integer) as total_commits,
             cast(null as integer) as listed_commits,
             cast(null as boolean) as is_truncated,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 

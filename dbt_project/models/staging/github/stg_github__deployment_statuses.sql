@@ -16,18 +16,18 @@ deployment_statuses as (
         select * from {{ statuses_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as deployment_id,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as service,
-            cast(null as varchar) as environment,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as deployment_id,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as service,
+            cast(null as {{ dbt.type_string() }}) as environment,
             cast(null as boolean) as is_production_environment,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as state,
-            cast(null as timestamp with time zone) as state_at,
-            cast(null as timestamp with time zone) as started_at,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as state,
+            cast(null as {{ type_timestamptz() }}) as state_at,
+            cast(null as {{ type_timestamptz() }}) as started_at,
             cast(null as integer) as record_index,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 
@@ -39,17 +39,17 @@ workflow_runs as (
         select * from {{ runs_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as run_id,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as service,
-            cast(null as varchar) as environment,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as status,
-            cast(null as varchar) as conclusion,
-            cast(null as timestamp with time zone) as started_at,
-            cast(null as timestamp with time zone) as completed_at,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as run_id,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as service,
+            cast(null as {{ dbt.type_string() }}) as environment,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as status,
+            cast(null as {{ dbt.type_string() }}) as conclusion,
+            cast(null as {{ type_timestamptz() }}) as started_at,
+            cast(null as {{ type_timestamptz() }}) as completed_at,
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 
@@ -97,7 +97,7 @@ status_records as (
         {{ canonical_state('state') }} as state,
         state_at,
         started_at,
-        cast(null as varchar) as pipeline_status,
+        cast(null as {{ dbt.type_string() }}) as pipeline_status,
         record_index,
         _loaded_at as loaded_at
     from deployment_statuses

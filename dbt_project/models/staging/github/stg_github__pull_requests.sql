@@ -13,19 +13,19 @@ source as (
         select * from {{ raw_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as repo,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as repo,
             cast(null as integer) as number,
-            cast(null as timestamp with time zone) as opened_at,
-            cast(null as timestamp with time zone) as merged_at,
-            cast(null as varchar) as merge_commit_sha,
-            cast(null as varchar) as title,
-            cast(null as varchar) as head_ref,
+            cast(null as {{ type_timestamptz() }}) as opened_at,
+            cast(null as {{ type_timestamptz() }}) as merged_at,
+            cast(null as {{ dbt.type_string() }}) as merge_commit_sha,
+            cast(null as {{ dbt.type_string() }}) as title,
+            cast(null as {{ dbt.type_string() }}) as head_ref,
             cast(null as boolean) as targets_production_branch,
-            cast(null as varchar) as labels,
+            cast(null as {{ dbt.type_string() }}) as labels,
             cast(null as boolean) as is_bot,
             cast(null as boolean) as is_draft,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 

@@ -16,19 +16,19 @@ deployments as (
         select * from {{ deployments_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as deployment_id,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as service,
-            cast(null as varchar) as environment,
-            cast(null as varchar) as environment_tier,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as state,
-            cast(null as timestamp with time zone) as state_at,
-            cast(null as timestamp with time zone) as started_at,
-            cast(null as varchar) as pipeline_status,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as deployment_id,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as service,
+            cast(null as {{ dbt.type_string() }}) as environment,
+            cast(null as {{ dbt.type_string() }}) as environment_tier,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as state,
+            cast(null as {{ type_timestamptz() }}) as state_at,
+            cast(null as {{ type_timestamptz() }}) as started_at,
+            cast(null as {{ dbt.type_string() }}) as pipeline_status,
             cast(null as integer) as record_index,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 
@@ -40,16 +40,16 @@ pipelines as (
         select * from {{ pipelines_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as pipeline_id,
-            cast(null as varchar) as repo,
-            cast(null as varchar) as service,
-            cast(null as varchar) as environment,
-            cast(null as varchar) as sha,
-            cast(null as varchar) as status,
-            cast(null as timestamp with time zone) as started_at,
-            cast(null as timestamp with time zone) as finished_at,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as pipeline_id,
+            cast(null as {{ dbt.type_string() }}) as repo,
+            cast(null as {{ dbt.type_string() }}) as service,
+            cast(null as {{ dbt.type_string() }}) as environment,
+            cast(null as {{ dbt.type_string() }}) as sha,
+            cast(null as {{ dbt.type_string() }}) as status,
+            cast(null as {{ type_timestamptz() }}) as started_at,
+            cast(null as {{ type_timestamptz() }}) as finished_at,
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 

@@ -13,19 +13,19 @@ source as (
         select * from {{ raw_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as incident_id,
-            cast(null as varchar) as service,
-            cast(null as timestamp with time zone) as alert_at,
-            cast(null as timestamp with time zone) as resolved_at,
-            cast(null as timestamp with time zone) as updated_at,
-            cast(null as varchar) as caused_by_deployment_id,
-            cast(null as varchar) as root_cause_sha,
-            cast(null as varchar) as merged_into,
-            cast(null as varchar) as resolution_reason,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as incident_id,
+            cast(null as {{ dbt.type_string() }}) as service,
+            cast(null as {{ type_timestamptz() }}) as alert_at,
+            cast(null as {{ type_timestamptz() }}) as resolved_at,
+            cast(null as {{ type_timestamptz() }}) as updated_at,
+            cast(null as {{ dbt.type_string() }}) as caused_by_deployment_id,
+            cast(null as {{ dbt.type_string() }}) as root_cause_sha,
+            cast(null as {{ dbt.type_string() }}) as merged_into,
+            cast(null as {{ dbt.type_string() }}) as resolution_reason,
             cast(null as boolean) as is_production,
             cast(null as integer) as record_index,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 

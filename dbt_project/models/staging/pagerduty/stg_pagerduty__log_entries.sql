@@ -13,15 +13,15 @@ source as (
         select * from {{ raw_table }}
     {%- else -%}
         select
-            cast(null as varchar) as _source,
-            cast(null as varchar) as log_entry_id,
-            cast(null as varchar) as incident_id,
-            cast(null as varchar) as entry_type,
-            cast(null as timestamp with time zone) as created_at,
-            cast(null as varchar) as channel_type,
-            cast(null as varchar) as agent_type,
+            cast(null as {{ dbt.type_string() }}) as _source,
+            cast(null as {{ dbt.type_string() }}) as log_entry_id,
+            cast(null as {{ dbt.type_string() }}) as incident_id,
+            cast(null as {{ dbt.type_string() }}) as entry_type,
+            cast(null as {{ type_timestamptz() }}) as created_at,
+            cast(null as {{ dbt.type_string() }}) as channel_type,
+            cast(null as {{ dbt.type_string() }}) as agent_type,
             cast(null as integer) as record_index,
-            cast(null as timestamp with time zone) as _loaded_at
+            cast(null as {{ type_timestamptz() }}) as _loaded_at
         where false
     {%- endif %}
 
