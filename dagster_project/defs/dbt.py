@@ -22,7 +22,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project import containment, dbt_child, progress, settings
+from dagster_project import containment, dbt_child, engines, progress, settings
 from dagster_project.contract.dbt_vars import contract_vars
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
@@ -32,6 +32,7 @@ BEFORE_CONTAINMENT = "tag:before_containment"
 # A run with this tag rebuilds incremental dbt models from scratch.
 FULL_REFRESH_TAG = "dora/full_refresh"
 CONTAINMENT_TABLE = "containment__commit_deployments"
+FIRST_STEP = "staging and deployment"
 
 
 class DoraTranslator(DagsterDbtTranslator):
@@ -54,8 +55,19 @@ def _dbt_executable() -> str:
     return dbt_child.launcher(found, MANIFEST.parent) if found else "dbt"
 
 
+def _mart_models(manifest: Path) -> frozenset[str]:
+    """Return the names of the models under models/marts, which the DuckDB file serves."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    return frozenset(
+        node["name"]
+        for node in nodes
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    )
+
+
 TRANSLATOR = DoraTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 MANIFEST = ensure_manifest()
+MART_MODELS = _mart_models(MANIFEST)
 
 
 def _dbt_vars(run_settings: RunSettingsResource, context: dg.AssetExecutionContext) -> str:
@@ -75,8 +87,13 @@ def _stream_build(
     # profiles.yml reads the warehouse path from the environment of the dbt process.
     os.environ[settings.WAREHOUSE_ENV] = warehouse.resolved_path()
     dbt_child.mark_parent()
-    with warehouse.connect():
-        pass  # creates every raw table before the staging views read them
+    engine = engines.open_engine()
+    with warehouse.connect() as con:
+        # Creates every raw table before the staging views read them. Another
+        # engine than DuckDB gets a copy of the raw tables before the first step.
+        if engine is not None and step == FIRST_STEP:
+            progress.report(f"dbt: copying the raw tables to {engine.name}")
+            engine.push(con, engines.raw_tables(con))
     progress.report(f"dbt: building the {step} models")
     # "buildable" runs a test in the step that builds the last of its parents, so a
     # relationship test between the two steps runs once, after both tables exist.
@@ -102,6 +119,22 @@ def _stream_build(
                 progress.report(f"dbt: {built} models built")
         yield event
     progress.report(f"dbt: {step} step done, {built} models built")
+    if engine is not None:
+        _copy_marts_back(context, engine, warehouse)
+
+
+def _copy_marts_back(
+    context: dg.AssetExecutionContext, engine: engines.Engine, warehouse: WarehouseResource
+) -> None:
+    """Copy the marts this step built from the engine into the DuckDB file."""
+    names = sorted(
+        key.path[-1] for key in context.selected_asset_keys if key.path[-1] in MART_MODELS
+    )
+    if not names:
+        return
+    progress.report(f"dbt: copying {len(names)} mart tables back from {engine.name}")
+    with warehouse.connect() as con:
+        engine.pull(dict.fromkeys(names), con)
 
 
 @dbt_assets(
@@ -118,7 +151,7 @@ def dbt_before_containment(
     run_settings: RunSettingsResource,
 ):
     """Staging views and the deployment models the containment step reads."""
-    yield from _stream_build(context, dbt, warehouse, run_settings, "staging and deployment")
+    yield from _stream_build(context, dbt, warehouse, run_settings, FIRST_STEP)
 
 
 @dg.multi_asset(
@@ -148,10 +181,7 @@ def containment_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """Walk the commit graph and rewrite both containment tables in one step."""
     progress.report("containment: walking the commit graph")
     with warehouse.connect() as con:
-        shipments = containment.build_containment_table(con)
-        members = con.execute(f"select count(*) from {containment.MERGE_MEMBERS_TABLE}").fetchone()[
-            0
-        ]
+        shipments, members = engines.run_containment(engines.open_engine(), con)
     context.log.info(f"Containment: {shipments} (commit, service) pairs shipped")
     yield dg.MaterializeResult(
         asset_key=CONTAINMENT_TABLE, metadata={"row_count": dg.MetadataValue.int(int(shipments))}

@@ -65,3 +65,53 @@
 {% macro spark__json_string_array_elements(expression) -%}
     explode(from_json({{ expression }}, 'array<string>'))
 {%- endmacro %}
+
+
+{#-
+    The set operator that joins the anchor and the recursive step of a
+    recursive CTE walking a graph. `union` drops rows already found, so each
+    node is visited once.
+-#}
+{% macro recursive_union() -%}
+    {{ return(adapter.dispatch('recursive_union', 'dora')()) }}
+{%- endmacro %}
+
+{% macro default__recursive_union() -%}
+    union
+{%- endmacro %}
+
+{#-
+    NOTE: Spark 4 accepts only `union all` in a recursive CTE, so a walk
+    visits a node once per path to it; a history with many merges between
+    the two ends of a walk can take far longer than on the other engines.
+-#}
+{% macro spark__recursive_union() -%}
+    union all
+{%- endmacro %}
+
+
+{#-
+    dbt.listagg with its order kept on every engine: dbt-spark 1.11's
+    listagg drops the order_by_clause, so Spark gets its own listagg ...
+    within group, which Spark 4 supports.
+-#}
+{% macro ordered_listagg(measure, delimiter_text, order_by_clause) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'dora')(measure, delimiter_text, order_by_clause)) }}
+{%- endmacro %}
+
+{% macro default__ordered_listagg(measure, delimiter_text, order_by_clause) -%}
+    {{ dbt.listagg(measure, delimiter_text, order_by_clause) }}
+{%- endmacro %}
+
+{#-
+    A distinct listagg must be ordered by its own values. Spark 4.3's
+    listagg(distinct ...) within group fails next to other aggregates, so
+    those values come from a sorted set instead.
+-#}
+{% macro spark__ordered_listagg(measure, delimiter_text, order_by_clause) -%}
+    {%- if measure.startswith('distinct ') -%}
+        array_join(array_sort(collect_set({{ measure[9:] }})), {{ delimiter_text }})
+    {%- else -%}
+        listagg({{ measure }}, {{ delimiter_text }}) within group ({{ order_by_clause }})
+    {%- endif -%}
+{%- endmacro %}

@@ -41,10 +41,19 @@ def _call(function: str, *args: Any) -> str:
     return f"{function}({', '.join(str(arg) for arg in args)})"
 
 
+# Dispatched macros that render SQL keywords rather than an expression.
+_KEYWORD_MACROS = {"recursive_union": "union"}
+
+
 class _Adapter:
-    """``adapter.dispatch(name)`` renders a call of a function called ``name``."""
+    """``adapter.dispatch(name)`` renders a call of a function called ``name``.
+
+    A macro in ``_KEYWORD_MACROS`` renders its keywords instead.
+    """
 
     def dispatch(self, name: str, namespace: str | None = None):
+        if name in _KEYWORD_MACROS:
+            return lambda *args: _KEYWORD_MACROS[name]
         return lambda *args: _call(name, *args)
 
 

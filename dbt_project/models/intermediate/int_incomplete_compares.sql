@@ -55,7 +55,7 @@ head_ancestry as (
         head_sha,
         head_sha as sha
     from truncated_compares
-    union
+    {{ recursive_union() }}
     select
         head_ancestry.source,
         head_ancestry.repo,
@@ -79,7 +79,7 @@ base_ancestry as (
         head_sha,
         base_sha as sha
     from truncated_compares
-    union
+    {{ recursive_union() }}
     select
         base_ancestry.source,
         base_ancestry.repo,

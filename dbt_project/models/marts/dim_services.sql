@@ -22,7 +22,7 @@ deployment_services as (
 
     select
         service,
-        {{ dbt.listagg('distinct repo', "','", 'order by repo') }} as repos,
+        {{ ordered_listagg('distinct repo', "','", 'order by repo') }} as repos,
         min(case when is_baseline then deployed_at end) as first_deployed_at,
         max(case when is_counted then deployed_at end) as last_deployed_at,
         count(*) as deployment_count,

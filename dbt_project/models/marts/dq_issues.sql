@@ -75,7 +75,7 @@ moved_ids as (
         min(service) as service,
         source || ':' || deployment_id as entity_key,
         'deployment id names several shas ('
-        || {{ dbt.listagg('distinct sha', "', '", 'order by sha') }}
+        || {{ ordered_listagg('distinct sha', "', '", 'order by sha') }}
         || '): each sha is its own deployment' as detail,
         cast(count(distinct sha) as {{ type_double() }}) as observed_value,
         max(started_at) as observed_at

@@ -17,9 +17,9 @@ link_summary as (
     select
         incident_key,
         count(*) as linked_deployment_count,
-        {{ dbt.listagg('deployment_key', "','", 'order by deployment_key') }}
+        {{ ordered_listagg('deployment_key', "','", 'order by deployment_key') }}
             as linked_deployment_keys,
-        {{ dbt.listagg('link_method', "','", 'order by deployment_key') }} as link_methods
+        {{ ordered_listagg('link_method', "','", 'order by deployment_key') }} as link_methods
     from incident_links
     group by incident_key
 

@@ -1,0 +1,129 @@
+"""The engine that runs the dbt models: DuckDB, PostgreSQL or Apache Spark.
+
+DuckDB is always the landing store of the extraction and the store the
+contract, dashboard and publish steps read. With another engine, the raw
+tables are copied to it before the first dbt step, the containment step reads
+its inputs from it and writes its result back, and the mart tables are copied
+back into the DuckDB file after the second dbt step. ``DORA_ENGINE`` names the
+dbt target (``dbt_project/profiles.yml``); its part before ``_`` names the
+engine, so ``spark_thrift`` is Spark.
+
+Plain Python, no Dagster imports.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+import duckdb
+
+from dagster_project import containment
+
+ENGINE_ENV = "DORA_ENGINE"
+DEFAULT_TARGET = "duckdb"
+TARGETS = ("duckdb", "postgres", "spark", "spark_thrift", "spark_http")
+# The tables the containment step reads, with the columns it reads.
+CONTAINMENT_INPUTS: dict[str, tuple[str, ...]] = {
+    "int_commits": ("repo", "sha", "parent_shas", "patch_id"),
+    "int_production_deployments": (
+        "deployment_key",
+        "repo",
+        "service",
+        "sha",
+        "deployed_at",
+        "is_counted",
+    ),
+    "int_pull_requests": ("repo", "merge_commit_sha"),
+}
+CONTAINMENT_OUTPUTS = (containment.TABLE, containment.MERGE_MEMBERS_TABLE)
+
+
+class Engine(Protocol):
+    """Copies tables between the DuckDB warehouse and the engine's schema."""
+
+    name: str
+
+    def push(self, source: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+        """Replace each of ``tables`` in the engine with the DuckDB table of that name."""
+
+    def pull(
+        self,
+        tables: dict[str, Sequence[str] | None],
+        target: duckdb.DuckDBPyConnection,
+    ) -> None:
+        """Replace each DuckDB table with the engine's table (the named columns, or all)."""
+
+
+def target_name(environ: dict[str, str] | None = None) -> str:
+    """Return the dbt target named by ``DORA_ENGINE``; raise ValueError on an unknown name."""
+    value = (environ if environ is not None else os.environ).get(ENGINE_ENV) or DEFAULT_TARGET
+    if value not in TARGETS:
+        raise ValueError(
+            f"{ENGINE_ENV}={value!r} is not a dbt target of this project: "
+            f"set it to one of {', '.join(TARGETS)}"
+        )
+    return value
+
+
+def engine_kind(target: str) -> str:
+    """Return the engine of a dbt target: ``duckdb``, ``postgres`` or ``spark``."""
+    return target.split("_", 1)[0]
+
+
+def open_engine(target: str | None = None) -> Engine | None:
+    """Return the engine of ``target`` (default ``DORA_ENGINE``), or None for DuckDB.
+
+    Raise ValueError for the Spark Thrift and HTTP targets: the copy of the
+    raw tables needs a pyspark session, which only the ``spark`` target has.
+    """
+    target = target or target_name()
+    if target == "postgres":
+        from dagster_project.engines.postgres import PostgresEngine
+
+        return PostgresEngine.from_environment()
+    if target == "spark":
+        from dagster_project.engines.spark import SparkEngine
+
+        return SparkEngine.from_environment()
+    if engine_kind(target) == "spark":
+        raise ValueError(
+            f"{ENGINE_ENV}={target} can run dbt but not copy the raw tables to Spark, "
+            "which needs a pyspark session: use DORA_ENGINE=spark with DORA_SPARK_MASTER "
+            "set to the cluster, or run the dbt project with this target yourself"
+        )
+    return None
+
+
+def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return the raw tables of the DuckDB warehouse, the dbt sources of the first step."""
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = current_schema() and table_type = 'BASE TABLE' "
+        "and table_name like 'raw\\_%' escape '\\' order by table_name"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def run_containment(engine: Engine | None, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Rewrite both containment tables in the engine; return their row counts.
+
+    With DuckDB the walk reads and writes the warehouse file ``con``. With
+    another engine, the inputs are copied into an in-memory DuckDB database,
+    the walk runs there, and both result tables are copied to the engine.
+    """
+    if engine is None:
+        return _containment_counts(con)
+    with duckdb.connect(":memory:") as scratch:
+        scratch.execute("set TimeZone = 'UTC'")
+        engine.pull(dict(CONTAINMENT_INPUTS), scratch)
+        counts = _containment_counts(scratch)
+        engine.push(scratch, CONTAINMENT_OUTPUTS)
+    return counts
+
+
+def _containment_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    shipments = containment.build_containment_table(con)
+    members = con.execute(f"select count(*) from {containment.MERGE_MEMBERS_TABLE}").fetchone()
+    return shipments, int(members[0])

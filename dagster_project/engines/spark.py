@@ -1,0 +1,124 @@
+"""Copy tables between the DuckDB warehouse and a Spark schema.
+
+Rows travel as Parquet through a temporary folder. The Spark side runs in a
+child Python process (``python -m dagster_project.engines.spark``): the
+embedded Derby metastore of a local session admits one JVM at a time, and the
+child's JVM ends with it, before dbt opens its own session. The child's
+session uses the same settings as the ``spark`` target of profiles.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_DIR = "/tmp/dora-spark"
+DEFAULT_MASTER = "local[2]"
+
+
+def session_settings(folder: str, master: str) -> dict[str, str]:
+    """Return the session settings of the ``spark`` target in profiles.yml."""
+    return {
+        "spark.master": master,
+        "spark.sql.warehouse.dir": f"{folder}/warehouse",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={folder}/metastore_db;create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.cteRecursionLevelLimit": "-1",
+    }
+
+
+@dataclass(frozen=True)
+class SparkEngine:
+    """A schema of a local (or ``DORA_SPARK_MASTER``) Spark session with a Hive metastore."""
+
+    folder: str
+    master: str
+    schema: str
+    name: str = "spark"
+
+    @classmethod
+    def from_environment(cls) -> SparkEngine:
+        env = os.environ
+        return cls(
+            folder=env.get("DORA_SPARK_DIR", DEFAULT_DIR),
+            master=env.get("DORA_SPARK_MASTER", DEFAULT_MASTER),
+            schema=env.get("DORA_SPARK_SCHEMA", "dora"),
+        )
+
+    def push(self, source: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            for table in tables:
+                path = Path(folder) / f"{table}.parquet"
+                source.execute(f"copy {table} to '{path}' (format parquet)")
+            self._run_child({"action": "push", "folder": folder, "tables": list(tables)})
+
+    def pull(
+        self,
+        tables: dict[str, Sequence[str] | None],
+        target: duckdb.DuckDBPyConnection,
+    ) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            request = {name: list(columns) if columns else None for name, columns in tables.items()}
+            self._run_child({"action": "pull", "folder": folder, "tables": request})
+            for table in tables:
+                files = str(Path(folder) / table / "*.parquet")
+                target.execute(
+                    f"create or replace table {table} as select * from read_parquet(?)", [files]
+                )
+
+    def _run_child(self, request: dict) -> None:
+        request |= {"spark_dir": self.folder, "master": self.master, "schema": self.schema}
+        completed = subprocess.run(
+            [sys.executable, "-m", "dagster_project.engines.spark"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"the Spark {request['action']} of tables failed:\n{completed.stderr[-4000:]}"
+            )
+
+
+def _child_main(request: dict) -> None:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in session_settings(request["spark_dir"], request["master"]).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    schema = request["schema"]
+    folder = Path(request["folder"])
+    try:
+        spark.sql(f"create database if not exists {schema}")
+        if request["action"] == "push":
+            for table in request["tables"]:
+                frame = spark.read.parquet(str(folder / f"{table}.parquet"))
+                frame.write.mode("overwrite").saveAsTable(f"{schema}.{table}")
+        else:
+            for table, columns in request["tables"].items():
+                frame = spark.table(f"{schema}.{table}")
+                if columns:
+                    frame = frame.select(*columns)
+                frame.coalesce(1).write.mode("overwrite").parquet(str(folder / table))
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    _child_main(json.loads(sys.stdin.read()))
