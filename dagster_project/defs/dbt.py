@@ -22,7 +22,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project import containment, dbt_child, engines, progress, settings
+from dagster_project import (
+    containment,
+    dbt_child,
+    dbt_partial_parse,
+    engines,
+    progress,
+    settings,
+)
 from dagster_project.contract.dbt_vars import contract_vars
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
@@ -70,11 +77,41 @@ MANIFEST = ensure_manifest()
 MART_MODELS = _mart_models(MANIFEST)
 
 
-def _dbt_vars(run_settings: RunSettingsResource, context: dg.AssetExecutionContext) -> str:
+def _dbt_vars(run_settings: RunSettingsResource) -> str:
+    """Return the --vars of a build: settings that stay the same from run to run.
+
+    The measurement time changes every run, so it goes in an environment
+    variable instead (``dbt_partial_parse.AS_OF_ENV``): new --vars make dbt
+    parse the whole project again.
+    """
     config = run_settings.load()
-    variables = {**config.dbt_vars(), "as_of": run_settings.resolve_as_of(context).isoformat()}
+    variables = config.dbt_vars()
     variables.update(contract_vars(run_settings.load_contracts()))
     return json.dumps(variables)
+
+
+def _start_build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    as_of: str,
+    warehouse_path: str,
+) -> tuple[Any, Path]:
+    """Start dbt with the warehouse's saved parse state and this run's as_of."""
+    project_dir = Path(dbt_project.project_dir)
+    target = dbt_partial_parse.new_target_path(
+        project_dir, context.op_execution_context.op.name, context.run.run_id, warehouse_path
+    )
+    previous = os.environ.get(dbt_partial_parse.AS_OF_ENV)
+    os.environ[dbt_partial_parse.AS_OF_ENV] = as_of
+    try:
+        invocation = dbt.cli(args, context=context, target_path=target)
+    finally:
+        if previous is None:
+            del os.environ[dbt_partial_parse.AS_OF_ENV]
+        else:
+            os.environ[dbt_partial_parse.AS_OF_ENV] = previous
+    return invocation, target
 
 
 def _stream_build(
@@ -106,11 +143,12 @@ def _stream_build(
         "--exclude-resource-type",
         "unit_test",
         "--vars",
-        _dbt_vars(run_settings, context),
+        _dbt_vars(run_settings),
     ]
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
-    invocation = dbt.cli(args, context=context)
+    as_of = run_settings.resolve_as_of(context).isoformat()
+    invocation, target = _start_build(context, dbt, args, as_of, warehouse.resolved_path())
     built = 0
     for event in invocation.stream():
         if isinstance(event, dg.Output | dg.MaterializeResult):
@@ -119,6 +157,7 @@ def _stream_build(
                 progress.report(f"dbt: {built} models built")
         yield event
     progress.report(f"dbt: {step} step done, {built} models built")
+    dbt_partial_parse.save_state(Path(dbt_project.project_dir), target, warehouse.resolved_path())
     if engine is not None:
         _copy_marts_back(context, engine, warehouse)
 

@@ -1,9 +1,14 @@
 {#- Time helpers. Engine-specific SQL stays here so the models stay portable. -#}
 
-{#- The measurement time: var('as_of') when set, else the time of the run. -#}
+{#-
+    The measurement time: var('as_of') when set, else the environment variable
+    DORA_AS_OF (the refresh sets it, so its --vars stay the same from run to run
+    and dbt can parse partially), else the time of the run.
+-#}
 {% macro as_of_timestamp() -%}
-    {%- if var('as_of', none) -%}
-        {{ timestamptz_literal(var('as_of')) }}
+    {%- set as_of = var('as_of', none) or env_var('DORA_AS_OF', '') -%}
+    {%- if as_of -%}
+        {{ timestamptz_literal(as_of) }}
     {%- else -%}
         {{ dbt.current_timestamp() }}
     {%- endif -%}
