@@ -197,8 +197,14 @@ def test_parent_only_kill_ends_dbt_step(baseline, tmp_path: Path) -> None:
             if line.startswith(f"[dora] {KILL_POINTS[-1]}"):
                 break
 
+        def is_dbt_build(pid: int) -> bool:
+            # The launcher (dbt-child-...) sets the parent-death signal, then
+            # becomes dbt. Stopped before that, it would have no signal to test.
+            command = _command_line(pid)
+            return " build " in command and "dbt-child-" not in command
+
         def dbt_build_started() -> bool:
-            dbt_pids[:] = [pid for pid in _children(process.pid) if " build " in _command_line(pid)]
+            dbt_pids[:] = [pid for pid in _children(process.pid) if is_dbt_build(pid)]
             return bool(dbt_pids)
 
         _wait_for(dbt_build_started, "the dbt build child")
