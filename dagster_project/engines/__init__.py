@@ -112,18 +112,23 @@ def run_containment(engine: Engine | None, con: duckdb.DuckDBPyConnection) -> tu
     With DuckDB the walk reads and writes the warehouse file ``con``. With
     another engine, the inputs are copied into an in-memory DuckDB database,
     the walk runs there, and both result tables are copied to the engine.
+    An engine with a ``run_containment`` method (Spark) does all of that itself.
     """
     if engine is None:
-        return _containment_counts(con)
+        return containment_counts(con)
+    in_engine = getattr(engine, "run_containment", None)
+    if in_engine is not None:
+        return in_engine()
     with duckdb.connect(":memory:") as scratch:
         scratch.execute("set TimeZone = 'UTC'")
         engine.pull(dict(CONTAINMENT_INPUTS), scratch)
-        counts = _containment_counts(scratch)
+        counts = containment_counts(scratch)
         engine.push(scratch, CONTAINMENT_OUTPUTS)
     return counts
 
 
-def _containment_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+def containment_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Rewrite both containment tables in ``con``; return their row counts."""
     shipments = containment.build_containment_table(con)
     members = con.execute(f"select count(*) from {containment.MERGE_MEMBERS_TABLE}").fetchone()
     return shipments, int(members[0])

@@ -1,8 +1,9 @@
 """Copy tables between the DuckDB warehouse and a PostgreSQL schema.
 
 Rows travel as CSV through a temporary file: DuckDB writes and reads CSV
-fast, and PostgreSQL's COPY loads it in one statement. Both sides use the
-text ``\\N`` for null, so an empty string stays an empty string.
+fast, and PostgreSQL's COPY loads it in one statement. Both sides write
+every value quoted and an unquoted ``\\N`` for null, so neither an empty
+string nor the text ``\\N`` turns into null.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class PostgresEngine:
         )
         target = sql.Identifier(self.schema, table)
         source.execute(
-            f"copy {table} to '{path}' (format csv, header false, nullstr '{NULL_TEXT}')"
+            f"copy {table} to '{path}' (format csv, header false, nullstr '{NULL_TEXT}', "
+            "force_quote *)"
         )
         cur.execute(sql.SQL("drop table if exists {} cascade").format(target))
         cur.execute(sql.SQL("create table {} ({})").format(target, definition))
@@ -154,7 +156,7 @@ class PostgresEngine:
         )
         with path.open("w", encoding="utf-8") as out:
             cur.copy_expert(
-                sql.SQL("copy ({}) to stdout with (format csv, null {})").format(
+                sql.SQL("copy ({}) to stdout with (format csv, null {}, force_quote *)").format(
                     select, sql.Literal(NULL_TEXT)
                 ),
                 out,
@@ -163,6 +165,7 @@ class PostgresEngine:
         target.execute(
             f"create or replace table {table} as select * from read_csv(?, header = false, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            "allow_quoted_nulls = false, "
             f"nullstr = '{NULL_TEXT}', columns = {{{duck_types}}})",
             [str(path)],
         )

@@ -36,6 +36,7 @@ def session_settings(folder: str, master: str) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.cteRecursionLevelLimit": "-1",
     }
@@ -80,6 +81,16 @@ class SparkEngine:
                     f"create or replace table {table} as select * from read_parquet(?)", [files]
                 )
 
+    def run_containment(self) -> tuple[int, int]:
+        """Run the containment walk in one child session; return both tables' row counts.
+
+        One session instead of a pull and a push saves a JVM start.
+        """
+        with tempfile.TemporaryDirectory() as folder:
+            self._run_child({"action": "containment", "folder": folder})
+            shipments, members = json.loads((Path(folder) / "counts.json").read_text())
+        return shipments, members
+
     def _run_child(self, request: dict) -> None:
         request |= {"spark_dir": self.folder, "master": self.master, "schema": self.schema}
         completed = subprocess.run(
@@ -107,17 +118,49 @@ def _child_main(request: dict) -> None:
     try:
         spark.sql(f"create database if not exists {schema}")
         if request["action"] == "push":
-            for table in request["tables"]:
-                frame = spark.read.parquet(str(folder / f"{table}.parquet"))
-                frame.write.mode("overwrite").saveAsTable(f"{schema}.{table}")
+            _save_tables(spark, schema, folder, request["tables"])
+        elif request["action"] == "pull":
+            _write_tables(spark, schema, folder, request["tables"])
         else:
-            for table, columns in request["tables"].items():
-                frame = spark.table(f"{schema}.{table}")
-                if columns:
-                    frame = frame.select(*columns)
-                frame.coalesce(1).write.mode("overwrite").parquet(str(folder / table))
+            _containment_in_child(spark, schema, folder)
     finally:
         spark.stop()
+
+
+def _save_tables(spark, schema: str, folder: Path, tables: Sequence[str]) -> None:
+    """Replace each Spark table with the Parquet file ``folder/<table>.parquet``."""
+    for table in tables:
+        frame = spark.read.parquet(str(folder / f"{table}.parquet"))
+        frame.write.mode("overwrite").saveAsTable(f"{schema}.{table}")
+
+
+def _write_tables(spark, schema: str, folder: Path, tables: dict) -> None:
+    """Write each Spark table (the named columns, or all) as Parquet into ``folder/<table>``."""
+    for table, columns in tables.items():
+        frame = spark.table(f"{schema}.{table}")
+        if columns:
+            frame = frame.select(*columns)
+        frame.coalesce(1).write.mode("overwrite").parquet(str(folder / table))
+
+
+def _containment_in_child(spark, schema: str, folder: Path) -> None:
+    """Run the containment walk on the Spark tables in this one session.
+
+    Writes the two row counts to ``folder/counts.json``.
+    """
+    from dagster_project import engines
+
+    _write_tables(spark, schema, folder, dict(engines.CONTAINMENT_INPUTS))
+    with duckdb.connect(":memory:") as scratch:
+        scratch.execute("set TimeZone = 'UTC'")
+        for table in engines.CONTAINMENT_INPUTS:
+            files = str(folder / table / "*.parquet")
+            scratch.execute(f"create table {table} as select * from read_parquet(?)", [files])
+        counts = engines.containment_counts(scratch)
+        for table in engines.CONTAINMENT_OUTPUTS:
+            scratch.execute(f"copy {table} to '{folder / f'{table}.parquet'}' (format parquet)")
+    _save_tables(spark, schema, folder, engines.CONTAINMENT_OUTPUTS)
+    (folder / "counts.json").write_text(json.dumps(counts))
 
 
 if __name__ == "__main__":
