@@ -150,11 +150,15 @@ def run_refresh(
     workdir: Path,
     python: str,
     incremental: bool = False,
+    parse_state_from: Path | None = None,
 ) -> RefreshResult:
     """Run `dora refresh` once against ``warehouse`` and return what it cost.
 
     With ``incremental`` the run is `dora refresh --incremental` (the job that
     keeps incremental dbt models instead of rebuilding them).
+    ``parse_state_from`` is the run folder of an earlier refresh of the same
+    warehouse: its saved dbt parse state is copied in, as a second refresh
+    with the default target folder would find it.
     """
     run_dir = workdir / label
     # A new run folder, so results of an earlier run are never counted again.
@@ -163,6 +167,11 @@ def run_refresh(
     dagster_home = run_dir / "dagster_home"
     dagster_home.mkdir(exist_ok=True)
     target = run_dir / "dbt_target"
+    saved_state = (
+        None if parse_state_from is None else parse_state_from / "dbt_target" / "partial_parse"
+    )
+    if saved_state is not None and saved_state.is_dir():
+        shutil.copytree(saved_state, target / "partial_parse")
     time_file = run_dir / "time.txt"
     env = {
         **os.environ,

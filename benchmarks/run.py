@@ -102,6 +102,8 @@ def bench_size(size: str, workdir: Path, python: str, max_load: float) -> dict:
             base / "runs",
             python,
             incremental=not fresh,
+            # The incremental run refreshes the initial run's warehouse.
+            parse_state_from=None if fresh else base / "runs" / f"{size}-initial",
         )
         print(
             f"{size}: {label}: wall {result.wall_s:.1f} s, cpu {result.cpu_s:.1f} s, "
