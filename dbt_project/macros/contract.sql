@@ -99,3 +99,19 @@
 {% macro postgres__contract_round(expression, places) -%}
     cast(round(cast({{ expression }} as numeric), {{ places }}) as double precision)
 {%- endmacro %}
+
+
+{#- True when the date `day` is a Saturday or a Sunday. -#}
+{% macro contract_is_weekend(day) -%}
+    {{ return(adapter.dispatch('contract_is_weekend', 'dora')(day)) }}
+{%- endmacro %}
+
+{#- DuckDB and PostgreSQL number the days of the week from 0 (Sunday) to 6 (Saturday). -#}
+{% macro default__contract_is_weekend(day) -%}
+    extract(dow from {{ day }}) in (0, 6)
+{%- endmacro %}
+
+{#- Spark numbers them from 1 (Sunday) to 7 (Saturday). -#}
+{% macro spark__contract_is_weekend(day) -%}
+    dayofweek({{ day }}) in (1, 7)
+{%- endmacro %}

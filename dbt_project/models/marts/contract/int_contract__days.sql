@@ -61,7 +61,7 @@ located as (
         {{ contract_day_start('days.metric_date', 'bounds.timezone') }} as day_start_at,
         {{ contract_day_start(contract_add_days('days.metric_date', 1), 'bounds.timezone') }}
             as day_end_at,
-        extract(dow from days.metric_date) in (0, 6) as is_weekend,
+        {{ contract_is_weekend('days.metric_date') }} as is_weekend,
         holidays.holiday_date is not null as is_holiday
     from days
     inner join bounds
