@@ -14,8 +14,8 @@
 {%- set day_number_of = "cast(" ~ dbt.datediff(epoch_date, 'metric_date', 'day') ~ " as bigint)" %}
 {#-
     Cost: counts, sums and maxima are summed per (service, day) first and then
-    over each window with range frames on the dense daily spine, so they are
-    linear in samples plus days x services. Means are window sums of daily
+    over each window with range frames on the spine and sample days, so they
+    are linear in samples plus days x services. Means are window sums of daily
     sums over counts: equal to avg() over the samples, up to rounding when the
     seconds are not whole numbers. The percentiles come from
     trailing_percentile_lane (macros/trailing_percentiles.sql): O(n log n) in
