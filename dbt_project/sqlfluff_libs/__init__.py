@@ -43,17 +43,22 @@ def _call(function: str, *args: Any) -> str:
 
 # Dispatched macros that render SQL keywords rather than an expression.
 _KEYWORD_MACROS = {"recursive_union": "union"}
+# Dispatched macros rendered like the dbt cross-database macro they wrap.
+_CROSS_DATABASE_EQUIVALENTS = {"ordered_listagg": "listagg"}
 
 
 class _Adapter:
     """``adapter.dispatch(name)`` renders a call of a function called ``name``.
 
-    A macro in ``_KEYWORD_MACROS`` renders its keywords instead.
+    A macro in ``_KEYWORD_MACROS`` renders its keywords instead, and one in
+    ``_CROSS_DATABASE_EQUIVALENTS`` renders as the dbt macro it wraps.
     """
 
     def dispatch(self, name: str, namespace: str | None = None):
         if name in _KEYWORD_MACROS:
             return lambda *args: _KEYWORD_MACROS[name]
+        if name in _CROSS_DATABASE_EQUIVALENTS:
+            return getattr(dbt, _CROSS_DATABASE_EQUIVALENTS[name])
         return lambda *args: _call(name, *args)
 
 

@@ -34,7 +34,8 @@ failure_summary as (
 
     select
         deployment_key,
-        {{ ordered_listagg('failure_reason', "','", 'order by failure_reason') }} as failure_reasons,
+        {{ ordered_listagg('failure_reason', "','", 'order by failure_reason') }}
+            as failure_reasons,
         sum(incident_count) as incident_count,
         max(case when failure_reason = 'incident' then recovered_at end)
             as incidents_resolved_at,
