@@ -93,13 +93,12 @@ def refresh(folder: Path, input_name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def duckdb_marts(tmp_path_factory) -> dict[str, Path]:
-    """DuckDB's warehouse file per input, built on first use."""
-    built: dict[str, Path] = {}
+    """DuckDB's warehouse file per input, built on first use and kept for the module."""
 
     class Cache(dict):
         def __missing__(self, input_name: str) -> Path:
-            built[input_name] = refresh(tmp_path_factory.mktemp(f"duckdb-{input_name}"), input_name)
-            return built[input_name]
+            self[input_name] = refresh(tmp_path_factory.mktemp(f"duckdb-{input_name}"), input_name)
+            return self[input_name]
 
     return Cache()
 
