@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Callable
@@ -27,17 +26,10 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """Parse the dbt project once; a lock keeps parallel workers from parsing together."""
-    from dagster_project.project import dbt_project, ensure_manifest
+    """Parse the dbt project once; ensure_manifest keeps parallel workers in turn."""
+    from dagster_project.project import ensure_manifest
 
-    lock_path = Path(dbt_project.project_dir) / "target" / ".parse.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return ensure_manifest()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return ensure_manifest()
 
 
 def write_events(folder: Path, **entities: list[dict[str, Any]]) -> Path:
