@@ -149,17 +149,42 @@ def _stream_build(
         args.append("--full-refresh")
     as_of = run_settings.resolve_as_of(context).isoformat()
     invocation, target = _start_build(context, dbt, args, as_of, warehouse.resolved_path())
-    built = 0
+    reported: set[dg.AssetKey] = set()
     for event in invocation.stream():
         if isinstance(event, dg.Output | dg.MaterializeResult):
-            built += 1
-            if built % 10 == 0:
-                progress.report(f"dbt: {built} models built")
+            reported.add(_asset_key(context, event))
+            if len(reported) % 10 == 0:
+                progress.report(f"dbt: {len(reported)} models built")
         yield event
-    progress.report(f"dbt: {step} step done, {built} models built")
+    _fail_on_unreported(context, reported, step)
+    progress.report(f"dbt: {step} step done, {len(reported)} models built")
     dbt_partial_parse.save_state(Path(dbt_project.project_dir), target, warehouse.resolved_path())
     if engine is not None:
         _copy_marts_back(context, engine, warehouse)
+
+
+def _asset_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey:
+    if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
+        return event.asset_key
+    return context.assets_def.keys_by_output_name[event.output_name]
+
+
+def _fail_on_unreported(
+    context: dg.AssetExecutionContext, reported: set[dg.AssetKey], step: str
+) -> None:
+    """Fail the step when dbt succeeded without reporting a selected model.
+
+    Dagster skips every later step that reads an asset with no result, so a
+    model lost between dbt and Dagster would otherwise end in a successful run
+    whose marts were never rebuilt.
+    """
+    missing = sorted(key.to_user_string() for key in set(context.selected_asset_keys) - reported)
+    if missing:
+        raise dg.Failure(
+            f"dbt finished the {step} step without a result for {len(missing)} selected "
+            f"models ({', '.join(missing[:10])}); their tables may be stale. Look for lines "
+            "that broke dbt's structured log in the step's output, then run the refresh again."
+        )
 
 
 def _copy_marts_back(
