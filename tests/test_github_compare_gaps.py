@@ -17,10 +17,10 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
-from dagster_project import pipeline, warehouse
+from dagster_project import warehouse
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.github_refresh import query, refresh_with_config
 
 REPO = "acme/gaps"
 SOURCE = f"github:{REPO}"
@@ -70,7 +70,6 @@ def refreshed(tmp_path_factory) -> Path:
     with warehouse.open_warehouse(path) as con:
         warehouse.ensure_raw_tables(con)
         warehouse.write_cursor(con, SOURCE, "commits", commit_time("c6"))
-    config_file = folder / "dora.yml"
     with pytest.MonkeyPatch.context() as patch, FakeGitHub(repo=REPO, compare_cap=1) as server:
         patch.setenv("DORA_TEST_GITHUB_TOKEN", TOKEN)
         stage_repository(server)
@@ -84,19 +83,7 @@ def refreshed(tmp_path_factory) -> Path:
                 }
             },
         }
-        config_file.write_text(yaml.safe_dump(settings))
-        result = pipeline.run_refresh_job(
-            str(path), {"config_path": str(config_file), "as_of": AS_OF}
-        )
-    assert result.success, [
-        str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure
-    ]
-    return path
-
-
-def query(path: Path, sql: str) -> list[tuple]:
-    with warehouse.open_warehouse(path, read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return refresh_with_config(folder, settings, AS_OF)
 
 
 def test_both_listings_cut_short(refreshed):

@@ -13,10 +13,9 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
-from dagster_project import pipeline, warehouse
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.github_refresh import query, refresh_with_config
 
 REPO = "acme/mono"
 AS_OF = "2024-02-01T00:00:00+00:00"
@@ -103,24 +102,10 @@ def config(server: FakeGitHub) -> dict:
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("monorepo")
-    path = folder / "warehouse.duckdb"
-    config_file = folder / "dora.yml"
     with pytest.MonkeyPatch.context() as patch, FakeGitHub(repo=REPO) as server:
         patch.setenv("DORA_TEST_GITHUB_TOKEN", TOKEN)
         stage_monorepo(server)
-        config_file.write_text(yaml.safe_dump(config(server)))
-        result = pipeline.run_refresh_job(
-            str(path), {"config_path": str(config_file), "as_of": AS_OF}
-        )
-    assert result.success, [
-        str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure
-    ]
-    return path
-
-
-def query(path: Path, sql: str) -> list[tuple]:
-    with warehouse.open_warehouse(path, read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return refresh_with_config(folder, config(server), AS_OF)
 
 
 def change_rows(path: Path) -> dict[tuple[str, str | None], tuple]:

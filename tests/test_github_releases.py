@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
-from dagster_project import pipeline, warehouse
+from dagster_project import warehouse
 from dagster_project.sources import github as gh
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.github_refresh import query, refresh_with_config
 from tests.test_github_extract import run_extract
 
 AS_OF = "2024-02-01T00:00:00+00:00"
@@ -99,8 +99,6 @@ def stage_history(server: FakeGitHub) -> None:
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("releases")
-    path = folder / "warehouse.duckdb"
-    config_file = folder / "dora.yml"
     with (
         pytest.MonkeyPatch.context() as patch,
         FakeGitHub(repo="acme/rel", also_as=("acme/tag",)) as server,
@@ -120,19 +118,7 @@ def refreshed(tmp_path_factory) -> Path:
                 }
             },
         }
-        config_file.write_text(yaml.safe_dump(settings))
-        result = pipeline.run_refresh_job(
-            str(path), {"config_path": str(config_file), "as_of": AS_OF}
-        )
-    assert result.success, [
-        str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure
-    ]
-    return path
-
-
-def query(path: Path, sql: str) -> list[tuple]:
-    with warehouse.open_warehouse(path, read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return refresh_with_config(folder, settings, AS_OF)
 
 
 def test_counted_release_and_tag_deployments(refreshed):
