@@ -155,7 +155,7 @@ def test_missing_sections_are_errors():
     assert "no checkpoint found" in messages
 
 
-def test_validate_command_reads_a_markdown_document(capsys):
+def test_validate_reads_markdown(capsys):
     from dagster_project.cli import main
 
     assert main(["contract", "validate", str(DATA / "example.md")]) == 0
@@ -165,7 +165,7 @@ def test_validate_command_reads_a_markdown_document(capsys):
     assert "dora contract import" in out
 
 
-def test_validate_command_names_the_bad_lines_of_a_markdown_document(capsys):
+def test_validate_markdown_names_bad_lines(capsys):
     from dagster_project.cli import main
 
     assert main(["contract", "validate", str(DATA / "broken_targets.md")]) == 1

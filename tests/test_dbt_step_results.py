@@ -17,7 +17,7 @@ SCENARIO = json.loads(
 LOST_MODEL = "int_production_deployments"
 
 
-def test_model_missing_from_dbt_events_fails_the_step(tmp_path: Path, monkeypatch) -> None:
+def test_dbt_step_fails_on_lost_model(tmp_path: Path, monkeypatch) -> None:
     stream = DbtCliInvocation.stream
 
     def stream_without_one_model(self, *args, **kwargs):
@@ -46,7 +46,7 @@ def test_model_missing_from_dbt_events_fails_the_step(tmp_path: Path, monkeypatc
     assert "containment" not in succeeded
 
 
-def test_a_normal_refresh_passes_the_check_in_both_dbt_steps(tmp_path: Path) -> None:
+def test_dbt_steps_pass_normal_refresh(tmp_path: Path) -> None:
     events = write_events(tmp_path / "events", commits=SCENARIO["commits"])
     result = pipeline.run_refresh_job(
         str(tmp_path / "warehouse.duckdb"),

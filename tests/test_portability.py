@@ -22,7 +22,7 @@ from tests.conftest import TESTS_DIR, write_events
 from tests.engine_servers import postgres_server, spark_settings
 from tests.mart_compare import table_differences
 
-# A column that holds the time of the run, so it differs between any two runs.
+# A column that contains the time of the run, so it differs between any two runs.
 RUN_TIME_COLUMNS = {"pipeline_settings": ("built_at",)}
 CASES_AS_OF = "2025-06-01T00:00:00+00:00"
 # A zone with daylight saving time, so the local-date macros are exercised.

@@ -41,7 +41,7 @@ def event_files(tmp_path: Path) -> set[str]:
     return {path.stem for path in tmp_path.rglob("*.db") if path.stem not in ("runs", "index")}
 
 
-def test_prune_keeps_the_newest_runs_and_deletes_their_files(instance, tmp_path):
+def test_prune_deletes_old_run_files(instance, tmp_path):
     run_ids = run_times(instance, 5)
     assert set(run_ids) <= event_files(tmp_path)
 
@@ -56,7 +56,7 @@ def test_prune_keeps_the_newest_runs_and_deletes_their_files(instance, tmp_path)
     assert prune_run_history(instance, keep=2) == 0
 
 
-def test_prune_never_touches_a_run_that_has_not_finished(instance):
+def test_prune_skips_unfinished_runs(instance):
     finished = run_times(instance, 2)
     queued = instance.create_run_for_job(tiny_job, run_id=None)
 
@@ -66,20 +66,20 @@ def test_prune_never_touches_a_run_that_has_not_finished(instance):
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "ten", "2.5"])
-def test_keep_runs_setting_rejects_bad_values(monkeypatch, value):
+def test_keep_runs_rejects_invalid_values(monkeypatch, value):
     monkeypatch.setenv(KEEP_RUNS_ENV, value)
     with pytest.raises(RunHistoryError, match=KEEP_RUNS_ENV):
         runs_to_keep()
 
 
-def test_keep_runs_setting_defaults_and_reads_the_environment(monkeypatch):
+def test_keep_runs_default_and_env(monkeypatch):
     monkeypatch.delenv(KEEP_RUNS_ENV, raising=False)
     assert runs_to_keep() == 50
     monkeypatch.setenv(KEEP_RUNS_ENV, "7")
     assert runs_to_keep() == 7
 
 
-def test_sensor_prunes_after_a_successful_run(instance, monkeypatch):
+def test_sensor_prunes_after_success(instance, monkeypatch):
     monkeypatch.setenv(KEEP_RUNS_ENV, "1")
     run_ids = run_times(instance, 3)
     newest = instance.get_run_by_id(run_ids[-1])
