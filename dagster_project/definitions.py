@@ -12,6 +12,7 @@ from dagster_project.defs import (  # noqa: E402
     contract,
     dashboard,
     dbt,
+    extraction,
     files,
     freshness,
     git,
@@ -21,17 +22,24 @@ from dagster_project.defs import (  # noqa: E402
     run_history,
     summary,
 )
+from dagster_project.defs.landing import LandingResource  # noqa: E402
 from dagster_project.defs.resources import LockingWarehouseResource  # noqa: E402
 from dagster_project.defs.run_settings import RunSettingsResource  # noqa: E402
 
 REFRESH_ALL = "refresh_all"
 REFRESH_INCREMENTAL = "refresh_incremental"
 
+# A job cannot mix partitioned and unpartitioned assets, so the refresh jobs
+# take everything but the partitioned extraction assets: their raw tables
+# come from merging the landing files that the extract_<kind> jobs wrote.
+UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.key_prefixes("landing")
+
 refresh_all = dg.define_asset_job(
     REFRESH_ALL,
-    selection=dg.AssetSelection.all(),
+    selection=UNPARTITIONED,
     description=(
-        "Full refresh: load every configured source, rebuild every dbt model from scratch "
+        "Full refresh: load the file and git sources, merge the landing files of the API "
+        "sources, rebuild every dbt model from scratch "
         "(incremental models included) and print the summary."
     ),
     executor_def=dg.in_process_executor,
@@ -40,10 +48,10 @@ refresh_all = dg.define_asset_job(
 
 refresh_incremental = dg.define_asset_job(
     REFRESH_INCREMENTAL,
-    selection=dg.AssetSelection.all(),
+    selection=UNPARTITIONED,
     description=(
-        "Incremental refresh: sources fetch what changed since their cursors, and "
-        "incremental dbt models add what is new."
+        "Incremental refresh: the file and git sources load what changed, the landing "
+        "files of the API sources are merged, and incremental dbt models add what is new."
     ),
     executor_def=dg.in_process_executor,
     tags={settings.WRITES_WAREHOUSE_TAG: "true"},
@@ -52,10 +60,12 @@ refresh_incremental = dg.define_asset_job(
 # Dagster's loader accepts one Definitions object at module scope, so the parts
 # are merged in one expression.
 _JOBS_AND_RESOURCES = dict(
-    jobs=[refresh_all, refresh_incremental],
+    jobs=[refresh_all, refresh_incremental, *extraction.EXTRACTION_JOBS],
+    sensors=[extraction.extract_sources_sensor, *extraction.merge_sensors(refresh_incremental)],
     resources={
         "warehouse": LockingWarehouseResource(),
         "run_settings": RunSettingsResource(),
+        "landing_files": LandingResource(),
     },
 )
 

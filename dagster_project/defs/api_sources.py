@@ -1,8 +1,9 @@
 """Dagster plumbing shared by the GitHub and GitLab assets: run extractors, report metadata.
 
-Each API source is a list of repositories or projects. Every asset runs its
-extractors for each of them with one HTTP session per repository, and the
-session keeps its ETags in the warehouse table ``http_cache``.
+Each API source is a list of repositories or projects, and each of them is a
+partition of the source's extraction asset. A partition's run calls the
+extractors with one HTTP session, and the session keeps its ETags in the
+``http_cache`` table of the partition's landing file.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -109,10 +110,25 @@ def run_extractors(
     return report
 
 
-def metadata(table: str, report: RunReport) -> dict[str, dg.MetadataValue]:
-    """Return the asset metadata of one raw table after a run."""
+def configured_item(source: ApiSource, items: Sequence[Any], key: str, where: str) -> list[Any]:
+    """Return the one configured item whose source instance name is the partition ``key``.
+
+    Raises dg.Failure when no item matches, which happens when a key outlives
+    its configuration entry until the next key sync.
+    """
+    matching = [item for item in items if item.source == key]
+    if not matching:
+        raise dg.Failure(
+            f"{source.system} partition {key!r} is not in {where} of the configuration; "
+            "add it back, or let the partition sync sensor (or dora refresh) delete the key"
+        )
+    return matching[:1]
+
+
+def landing_metadata(report: RunReport) -> dict[str, dg.MetadataValue]:
+    """Return the metadata of one partition's extraction run: rows per table and request counts."""
     return {
-        "rows_loaded": dg.MetadataValue.int(report.result.rows.get(table, 0)),
+        "rows_loaded": dg.MetadataValue.json(report.result.rows),
         "rows_quarantined": dg.MetadataValue.int(report.result.rejected),
         "objects_skipped": dg.MetadataValue.int(report.result.skipped),
         "api_requests": dg.MetadataValue.int(report.stats.requests),
@@ -124,7 +140,7 @@ def metadata(table: str, report: RunReport) -> dict[str, dg.MetadataValue]:
 
 
 def asset_spec(
-    group: str, table: str, description: str, deps: Sequence[str] | None = None
+    group: str, table: str, description: str, deps: Sequence[dg.AssetKey] = ()
 ) -> dg.AssetSpec:
     """Return the spec of a raw table asset, keyed ``["raw", table]``."""
     return dg.AssetSpec(
@@ -132,5 +148,5 @@ def asset_spec(
         group_name=group,
         description=description,
         kinds={"duckdb", "python"},
-        deps=[["raw", dep] for dep in deps or []],
+        deps=list(deps),
     )

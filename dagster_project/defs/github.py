@@ -1,23 +1,54 @@
-"""Dagster assets of the GitHub source: one asset per raw table, every configured repository.
+"""Dagster assets of the GitHub source: a partitioned extraction, then one merge into the raw tables.
 
 The repositories come from the ``sources.github`` section of the pipeline
-configuration, described in docs/sources-github-gitlab.md. With none
-configured, every asset materializes with zero rows, so the refresh job also
-runs for teams without GitHub. The token is read from the environment
-variable named by ``token_env`` only when a repository is configured.
+configuration, described in docs/sources-github-gitlab.md. Each repository is
+a partition of ``extract_github``, which writes the repository's landing
+file; ``raw_github`` copies every configured repository's landing file into
+the ``raw_github__*`` tables. With no repository configured there is no
+partition, and the merge creates the raw tables empty, so the refresh job
+also runs for teams without GitHub. The token is read from the environment
+variable named by ``token_env`` only in a partition's run.
 """
 
 import dagster as dg
 
+from dagster_project import partitions
 from dagster_project.clients.github import GitHubClient, github_session
 from dagster_project.clients.http import RetryPolicy, read_token
-from dagster_project.defs.api_sources import ApiSource, asset_spec, metadata, run_extractors
-from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.api_sources import (
+    ApiSource,
+    asset_spec,
+    configured_item,
+    landing_metadata,
+    run_extractors,
+)
+from dagster_project.defs.landing import EXTRACTION_TAG, LandingResource, landing_key, merge_asset
 from dagster_project.defs.run_settings import RunSettingsResource
 from dagster_project.sources import github as gh
 from dagster_project.sources import github_extract as extract
 
 GROUP = "raw_github"
+TABLE_DESCRIPTIONS = {
+    "raw_github__pull_requests": "Pull requests, fetched by update time.",
+    "raw_github__pull_request_commits": "Commits of each pull request updated since the last run.",
+    "raw_github__deployment_statuses": (
+        "One row per status record of each GitHub deployment, plus one success record per "
+        "release or matching tag when the repository deploys by releases or tags."
+    ),
+    "raw_github__workflow_runs": (
+        "Runs of the configured deployment workflow on the deploy branch, with job finish times."
+    ),
+    "raw_github__commits": (
+        "Commits of the production branch and, from the compare endpoint, the commits "
+        "between consecutive production deployments, with parents."
+    ),
+    "raw_github__compares": (
+        "One row per compared pair of deployed shas, with is_truncated for cut listings."
+    ),
+    "raw_github__releases": "Releases.",
+    "raw_github__tags": "Tags and the sha each points at.",
+    "raw_github__incidents": "Issues carrying the incident label (pull requests skipped).",
+}
 SOURCE = ApiSource(
     system="GitHub",
     item_kind="repositories",
@@ -44,17 +75,17 @@ class GitHubResource(dg.ConfigurableResource):
     def settings(self, run_settings: RunSettingsResource) -> gh.GitHubConfig:
         return gh.parse_github_config(run_settings.load().sources.get("github"))
 
-    def run(self, context, run_settings, warehouse: WarehouseResource, entities: list[str]):
-        """Run the extractors of ``entities`` for every configured repository."""
+    def run(self, context, run_settings, key: str, connect, entities: list[str]):
+        """Run the extractors of ``entities`` for the repository whose source is ``key``."""
         config = self.settings(run_settings)
-        token = (self.token or read_token(config.token_env)) if config.repos else None
+        repos = configured_item(SOURCE, config.repos, key, "sources.github.repos")
         return run_extractors(
             context,
             SOURCE,
-            config.repos,
+            repos,
             base_url=self.base_url or config.base_url,
-            token=token,
-            connect=warehouse.connect,
+            token=self.token or read_token(config.token_env),
+            connect=connect,
             session_options={
                 "timeout": self.timeout_seconds,
                 "retry": RetryPolicy(max_retries=self.max_retries),
@@ -63,97 +94,45 @@ class GitHubResource(dg.ConfigurableResource):
         )
 
 
-def _single_asset(
-    entity: str,
-    table: str,
-    description: str,
-    deps: list[str] | None = None,
-    more_entities: tuple[str, ...] = (),
-):
-    """Build the asset of one raw table, filled by ``entity`` and then ``more_entities``."""
-
-    @dg.multi_asset(specs=[asset_spec(GROUP, table, description, deps)], name=table)
-    def _asset(
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseResource,
-        run_settings: RunSettingsResource,
-        github: GitHubResource,
-    ):
-        report = github.run(context, run_settings, warehouse, [entity, *more_entities])
-        return dg.MaterializeResult(asset_key=["raw", table], metadata=metadata(table, report))
-
-    return _asset
-
-
-raw_github__pull_requests = _single_asset(
-    "pull_requests", "raw_github__pull_requests", "Pull requests, fetched by update time."
-)
-raw_github__pull_request_commits = _single_asset(
-    "pull_request_commits",
-    "raw_github__pull_request_commits",
-    "Commits of each pull request updated since the last run.",
-    deps=["raw_github__pull_requests"],
-)
-raw_github__deployment_statuses = _single_asset(
-    "deployment_statuses",
-    "raw_github__deployment_statuses",
-    "One row per status record of each GitHub deployment, plus one success record per "
-    "release or matching tag when the repository deploys by releases or tags.",
-    deps=["raw_github__releases", "raw_github__tags"],
-    more_entities=("release_deployments",),
-)
-raw_github__workflow_runs = _single_asset(
-    "workflow_runs",
-    "raw_github__workflow_runs",
-    "Runs of the configured deployment workflow on the deploy branch, with job finish times.",
-)
-raw_github__releases = _single_asset("releases", "raw_github__releases", "Releases.")
-raw_github__tags = _single_asset("tags", "raw_github__tags", "Tags and the sha each points at.")
-raw_github__incidents = _single_asset(
-    "incidents",
-    "raw_github__incidents",
-    "Issues carrying the incident label (pull requests skipped).",
-)
-
-
-@dg.multi_asset(
-    specs=[
-        asset_spec(
-            GROUP,
-            "raw_github__commits",
-            "Commits of the production branch and, from the compare endpoint, the commits "
-            "between consecutive production deployments, with parents.",
-            deps=["raw_github__deployment_statuses", "raw_github__workflow_runs"],
-        ),
-        asset_spec(
-            GROUP,
-            "raw_github__compares",
-            "One row per compared pair of deployed shas, with is_truncated for cut listings.",
-        ),
-    ],
-    name="raw_github__commits",
-)
-def raw_github__commits(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    run_settings: RunSettingsResource,
-    github: GitHubResource,
-):
-    """Load the production branch's commits, then compare consecutive production shas."""
-    report = github.run(context, run_settings, warehouse, ["commits", "compares"])
-    for table in ("raw_github__commits", "raw_github__compares"):
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata(table, report))
-
-
-GITHUB_ASSETS = [
-    raw_github__pull_requests,
-    raw_github__pull_request_commits,
-    raw_github__deployment_statuses,
-    raw_github__workflow_runs,
-    raw_github__commits,
-    raw_github__releases,
-    raw_github__tags,
-    raw_github__incidents,
+RAW_SPECS = [
+    asset_spec(GROUP, table, description, deps=[landing_key(partitions.GITHUB)])
+    for table, description in TABLE_DESCRIPTIONS.items()
 ]
+
+
+@dg.asset(
+    key=landing_key(partitions.GITHUB),
+    partitions_def=partitions.GITHUB.partitions,
+    group_name=GROUP,
+    description=(
+        "One GitHub repository's rows, cursors and ETags, in its own landing file; "
+        "one partition per configured repository."
+    ),
+    kinds={"duckdb", "python"},
+    tags={EXTRACTION_TAG: "github"},
+)
+def extract_github(
+    context: dg.AssetExecutionContext,
+    run_settings: RunSettingsResource,
+    landing_files: LandingResource,
+    github: GitHubResource,
+) -> dg.MaterializeResult:
+    """Run every GitHub extractor for the partition's repository, in dependency order."""
+    key = context.partition_key
+    report = github.run(
+        context,
+        run_settings,
+        key,
+        connect=lambda: landing_files.write(
+            partitions.GITHUB.kind, key, context.run.run_id, gh.GITHUB_TABLES
+        ),
+        entities=list(extract.EXTRACTORS),
+    )
+    return dg.MaterializeResult(metadata=landing_metadata(report))
+
+
+raw_github = merge_asset(partitions.GITHUB, gh.GITHUB_TABLES, RAW_SPECS, "raw_github")
+
+GITHUB_ASSETS = [extract_github, raw_github]
 
 defs = dg.Definitions(assets=GITHUB_ASSETS, resources={"github": GitHubResource()})

@@ -1,23 +1,49 @@
-"""Dagster assets of the GitLab source: one asset per raw table, every configured project.
+"""Dagster assets of the GitLab source: a partitioned extraction, then one merge into the raw tables.
 
 The projects come from the ``sources.gitlab`` section of the pipeline
-configuration, described in docs/sources-github-gitlab.md. With none
-configured, every asset materializes with zero rows, so the refresh job also
-runs for teams without GitLab. The token is read from the environment
-variable named by ``token_env`` only when a project is configured.
+configuration, described in docs/sources-github-gitlab.md. Each project is a
+partition of ``extract_gitlab``, which writes the project's landing file;
+``raw_gitlab`` copies every configured project's landing file into the
+``raw_gitlab__*`` tables. With no project configured there is no partition,
+and the merge creates the raw tables empty, so the refresh job also runs for
+teams without GitLab. The token is read from the environment variable named
+by ``token_env`` only in a partition's run.
 """
 
 import dagster as dg
 
+from dagster_project import partitions
 from dagster_project.clients.gitlab import GitLabClient, gitlab_session
 from dagster_project.clients.http import RetryPolicy, read_token
-from dagster_project.defs.api_sources import ApiSource, asset_spec, metadata, run_extractors
-from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.api_sources import (
+    ApiSource,
+    asset_spec,
+    configured_item,
+    landing_metadata,
+    run_extractors,
+)
+from dagster_project.defs.landing import EXTRACTION_TAG, LandingResource, landing_key, merge_asset
 from dagster_project.defs.run_settings import RunSettingsResource
 from dagster_project.sources import gitlab as gl
 from dagster_project.sources import gitlab_extract as extract
 
 GROUP = "raw_gitlab"
+TABLE_DESCRIPTIONS = {
+    "raw_gitlab__merge_requests": "Merge requests, fetched by update time.",
+    "raw_gitlab__merge_request_commits": "Commits of each merge request updated since the last run.",
+    "raw_gitlab__deployment_statuses": (
+        "One row per GitLab deployment with its current status and environment tier."
+    ),
+    "raw_gitlab__pipelines": "Pipelines of the configured deploy ref, with their finish times.",
+    "raw_gitlab__commits": (
+        "Commits of the production branch and, from the compare endpoint, the commits "
+        "between consecutive production deployments, with parents."
+    ),
+    "raw_gitlab__compares": (
+        "One row per compared pair of deployed shas, with is_truncated for cut listings."
+    ),
+    "raw_gitlab__incidents": "Issues of type incident.",
+}
 SOURCE = ApiSource(
     system="GitLab",
     item_kind="projects",
@@ -44,17 +70,17 @@ class GitLabResource(dg.ConfigurableResource):
     def settings(self, run_settings: RunSettingsResource) -> gl.GitLabConfig:
         return gl.parse_gitlab_config(run_settings.load().sources.get("gitlab"))
 
-    def run(self, context, run_settings, warehouse: WarehouseResource, entities: list[str]):
-        """Run the extractors of ``entities`` for every configured project."""
+    def run(self, context, run_settings, key: str, connect, entities: list[str]):
+        """Run the extractors of ``entities`` for the project whose source is ``key``."""
         config = self.settings(run_settings)
-        token = (self.token or read_token(config.token_env)) if config.projects else None
+        projects = configured_item(SOURCE, config.projects, key, "sources.gitlab.projects")
         return run_extractors(
             context,
             SOURCE,
-            config.projects,
+            projects,
             base_url=self.base_url or config.base_url,
-            token=token,
-            connect=warehouse.connect,
+            token=self.token or read_token(config.token_env),
+            connect=connect,
             session_options={
                 "timeout": self.timeout_seconds,
                 "retry": RetryPolicy(max_retries=self.max_retries),
@@ -63,80 +89,45 @@ class GitLabResource(dg.ConfigurableResource):
         )
 
 
-def _single_asset(entity: str, table: str, description: str, deps: list[str] | None = None):
-    @dg.multi_asset(specs=[asset_spec(GROUP, table, description, deps)], name=table)
-    def _asset(
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseResource,
-        run_settings: RunSettingsResource,
-        gitlab: GitLabResource,
-    ):
-        report = gitlab.run(context, run_settings, warehouse, [entity])
-        return dg.MaterializeResult(asset_key=["raw", table], metadata=metadata(table, report))
-
-    return _asset
-
-
-raw_gitlab__merge_requests = _single_asset(
-    "merge_requests", "raw_gitlab__merge_requests", "Merge requests, fetched by update time."
-)
-raw_gitlab__merge_request_commits = _single_asset(
-    "merge_request_commits",
-    "raw_gitlab__merge_request_commits",
-    "Commits of each merge request updated since the last run.",
-    deps=["raw_gitlab__merge_requests"],
-)
-raw_gitlab__deployment_statuses = _single_asset(
-    "deployment_statuses",
-    "raw_gitlab__deployment_statuses",
-    "One row per GitLab deployment with its current status and environment tier.",
-)
-raw_gitlab__pipelines = _single_asset(
-    "pipelines",
-    "raw_gitlab__pipelines",
-    "Pipelines of the configured deploy ref, with their finish times.",
-)
-raw_gitlab__incidents = _single_asset(
-    "incidents", "raw_gitlab__incidents", "Issues of type incident."
-)
-
-
-@dg.multi_asset(
-    specs=[
-        asset_spec(
-            GROUP,
-            "raw_gitlab__commits",
-            "Commits of the production branch and, from the compare endpoint, the commits "
-            "between consecutive production deployments, with parents.",
-            deps=["raw_gitlab__deployment_statuses", "raw_gitlab__pipelines"],
-        ),
-        asset_spec(
-            GROUP,
-            "raw_gitlab__compares",
-            "One row per compared pair of deployed shas, with is_truncated for cut listings.",
-        ),
-    ],
-    name="raw_gitlab__commits",
-)
-def raw_gitlab__commits(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    run_settings: RunSettingsResource,
-    gitlab: GitLabResource,
-):
-    """Load the production branch's commits, then compare consecutive production shas."""
-    report = gitlab.run(context, run_settings, warehouse, ["commits", "compares"])
-    for table in ("raw_gitlab__commits", "raw_gitlab__compares"):
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata(table, report))
-
-
-GITLAB_ASSETS = [
-    raw_gitlab__merge_requests,
-    raw_gitlab__merge_request_commits,
-    raw_gitlab__deployment_statuses,
-    raw_gitlab__pipelines,
-    raw_gitlab__commits,
-    raw_gitlab__incidents,
+RAW_SPECS = [
+    asset_spec(GROUP, table, description, deps=[landing_key(partitions.GITLAB)])
+    for table, description in TABLE_DESCRIPTIONS.items()
 ]
+
+
+@dg.asset(
+    key=landing_key(partitions.GITLAB),
+    partitions_def=partitions.GITLAB.partitions,
+    group_name=GROUP,
+    description=(
+        "One GitLab project's rows, cursors and ETags, in its own landing file; "
+        "one partition per configured project."
+    ),
+    kinds={"duckdb", "python"},
+    tags={EXTRACTION_TAG: "gitlab"},
+)
+def extract_gitlab(
+    context: dg.AssetExecutionContext,
+    run_settings: RunSettingsResource,
+    landing_files: LandingResource,
+    gitlab: GitLabResource,
+) -> dg.MaterializeResult:
+    """Run every GitLab extractor for the partition's project, in dependency order."""
+    key = context.partition_key
+    report = gitlab.run(
+        context,
+        run_settings,
+        key,
+        connect=lambda: landing_files.write(
+            partitions.GITLAB.kind, key, context.run.run_id, gl.GITLAB_TABLES
+        ),
+        entities=list(extract.EXTRACTORS),
+    )
+    return dg.MaterializeResult(metadata=landing_metadata(report))
+
+
+raw_gitlab = merge_asset(partitions.GITLAB, gl.GITLAB_TABLES, RAW_SPECS, "raw_gitlab")
+
+GITLAB_ASSETS = [extract_gitlab, raw_gitlab]
 
 defs = dg.Definitions(assets=GITLAB_ASSETS, resources={"gitlab": GitLabResource()})

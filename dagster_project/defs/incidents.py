@@ -2,9 +2,12 @@
 
 Each source is configured in its section of the pipeline configuration
 (``sources.pagerduty``, ``sources.opsgenie``, ``sources.statuspage``; see
-docs/sources-incidents.md). A source with no section materializes with zero
-rows and creates its empty raw tables, so the refresh job runs for teams
-without it. Tokens are read only when the source is configured: from the
+docs/sources-incidents.md). A configured section is one partition of the
+source's extraction asset, keyed by its ``source_name``, which writes the
+section's landing file; the source's merge asset copies it into the raw
+tables. A source with no section has no partition, and its merge asset
+creates its raw tables empty, so the refresh job runs for teams without it.
+Tokens are read only when the source is configured: from the
 resource's ``token`` (which may be ``dg.EnvVar("NAME")``), else from the
 environment variable named by ``token_env`` in the configuration.
 """
@@ -15,14 +18,15 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project import progress
+from dagster_project import partitions, progress
 from dagster_project.clients import statuspage as statuspage_reader
 from dagster_project.clients.http import ApiError, RetryPolicy, read_token
 from dagster_project.clients.opsgenie import OpsgenieClient
 from dagster_project.clients.pagerduty import PagerDutyClient
 from dagster_project.config import ConfigError
-from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.landing import EXTRACTION_TAG, LandingResource, landing_key, merge_asset
 from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.partitions import PartitionedSource
 from dagster_project.sources import incidents_opsgenie as opsgenie
 from dagster_project.sources import incidents_pagerduty as pagerduty
 from dagster_project.sources import incidents_statuspage as statuspage
@@ -106,138 +110,198 @@ def _api_failure(label: str, error: ApiError) -> dg.Failure:
     )
 
 
-PAGERDUTY_SPECS = [
-    dg.AssetSpec(
-        ["raw", pagerduty.INCIDENTS_TABLE],
-        group_name="raw_pagerduty",
-        description="PagerDuty incidents with their restore times, by creation window.",
-        kinds={"duckdb", "python"},
-    ),
-    dg.AssetSpec(
-        ["raw", pagerduty.LOG_ENTRIES_TABLE],
-        group_name="raw_pagerduty",
-        description="Log entries of the loaded PagerDuty incidents.",
-        kinds={"duckdb", "python"},
-    ),
-]
+def _partition_settings(context, run_settings, name: str, parse, overrides=None):
+    """Return the settings of the section whose ``source_name`` is the run's partition key.
+
+    ``overrides`` replace keys of the section; passing them also passes the
+    configuration file's folder to ``parse``, for relative file locations.
+    """
+    section, base = _section(run_settings, name)
+    if overrides is None:
+        settings = _parse(parse, section)
+    else:
+        settings = _parse(parse, {**(section or {}), **overrides} if section else section, base)
+    key = context.partition_key
+    if settings is None or settings.source != key:
+        raise dg.Failure(
+            f"partition {key!r} is not the source_name of the sources.{name} section of the "
+            "configuration; add it back, or let the partition sync sensor (or dora refresh) "
+            "delete the key"
+        )
+    return settings
 
 
-@dg.multi_asset(specs=PAGERDUTY_SPECS, name="raw_pagerduty")
-def raw_pagerduty(
+def _extraction_spec(source: PartitionedSource, group: str, what: str) -> dict[str, Any]:
+    return {
+        "key": landing_key(source),
+        "partitions_def": source.partitions,
+        "group_name": group,
+        "description": f"{what} of one configured source instance, in its own landing file.",
+        "kinds": {"duckdb", "python"},
+        "tags": {EXTRACTION_TAG: source.kind},
+    }
+
+
+@dg.asset(**_extraction_spec(partitions.PAGERDUTY, "raw_pagerduty", "PagerDuty incidents"))
+def extract_pagerduty(
     context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
     run_settings: RunSettingsResource,
+    landing_files: LandingResource,
     pagerduty_api: PagerDutyResource,
-):
+) -> dg.MaterializeResult:
     """Load PagerDuty incidents created since the stored cursor and refresh the open ones."""
-    section, _ = _section(run_settings, "pagerduty")
-    settings = _parse(pagerduty.parse_settings, section)
-    with warehouse.connect() as con:
-        ensure_raw_tables(con, pagerduty.RAW_TABLES)
-        if settings is None:
-            context.log.info("No sources.pagerduty section configured; nothing to extract.")
-            summary = LoadSummary(pagerduty.SOURCE)
-        else:
-            token = pagerduty_api.token or read_token(settings.token_env)
-            client = PagerDutyClient(
-                token or "",
-                pagerduty_api.base_url or settings.base_url,
-                timeout=pagerduty_api.timeout_seconds,
-                retry=RetryPolicy(max_retries=pagerduty_api.max_retries),
-                logger=context.log,
-            )
-            with client:
-                try:
-                    summary = pagerduty.load(con, client, settings, datetime.now(UTC), context.log)
-                except ApiError as error:
-                    raise _api_failure("PagerDuty", error) from None
-            _report(context, "PagerDuty", summary)
-    log_entries = summary.extra.get("log_entries_loaded", 0)
-    yield dg.MaterializeResult(asset_key=PAGERDUTY_SPECS[0].key, metadata=_metadata(summary))
-    yield dg.MaterializeResult(
-        asset_key=PAGERDUTY_SPECS[1].key,
-        metadata={"log_entries_loaded": dg.MetadataValue.int(log_entries)},
+    settings = _partition_settings(context, run_settings, "pagerduty", pagerduty.parse_settings)
+    token = pagerduty_api.token or read_token(settings.token_env)
+    client = PagerDutyClient(
+        token or "",
+        pagerduty_api.base_url or settings.base_url,
+        timeout=pagerduty_api.timeout_seconds,
+        retry=RetryPolicy(max_retries=pagerduty_api.max_retries),
+        logger=context.log,
     )
+    with landing_files.write(
+        partitions.PAGERDUTY.kind, settings.source, context.run.run_id, pagerduty.RAW_TABLES
+    ) as con:
+        ensure_raw_tables(con, pagerduty.RAW_TABLES)
+        with client:
+            try:
+                summary = pagerduty.load(con, client, settings, datetime.now(UTC), context.log)
+            except ApiError as error:
+                raise _api_failure("PagerDuty", error) from None
+    _report(context, "PagerDuty", summary)
+    return dg.MaterializeResult(metadata=_metadata(summary))
 
 
-@dg.asset(
-    key=["raw", opsgenie.TABLE],
-    group_name="raw_opsgenie",
-    description="Opsgenie incidents (and alerts when configured) with their restore times.",
-    kinds={"duckdb", "python"},
-)
-def raw_opsgenie__incidents(
+@dg.asset(**_extraction_spec(partitions.OPSGENIE, "raw_opsgenie", "Opsgenie incidents"))
+def extract_opsgenie(
     context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
     run_settings: RunSettingsResource,
+    landing_files: LandingResource,
     opsgenie_api: OpsgenieResource,
 ) -> dg.MaterializeResult:
     """Load Opsgenie incidents created since the stored cursor and refresh the open ones."""
-    section, _ = _section(run_settings, "opsgenie")
-    settings = _parse(opsgenie.parse_settings, section)
-    with warehouse.connect() as con:
+    settings = _partition_settings(context, run_settings, "opsgenie", opsgenie.parse_settings)
+    api_key = opsgenie_api.api_key or read_token(settings.token_env)
+    client = OpsgenieClient(
+        api_key or "",
+        settings.region,
+        opsgenie_api.base_url or settings.base_url,
+        timeout=opsgenie_api.timeout_seconds,
+        retry=RetryPolicy(max_retries=opsgenie_api.max_retries),
+        logger=context.log,
+    )
+    with landing_files.write(
+        partitions.OPSGENIE.kind, settings.source, context.run.run_id, opsgenie.RAW_TABLES
+    ) as con:
         ensure_raw_tables(con, opsgenie.RAW_TABLES)
-        if settings is None:
-            context.log.info("No sources.opsgenie section configured; nothing to extract.")
-            summary = LoadSummary(opsgenie.SOURCE)
-        else:
-            api_key = opsgenie_api.api_key or read_token(settings.token_env)
-            client = OpsgenieClient(
-                api_key or "",
-                settings.region,
-                opsgenie_api.base_url or settings.base_url,
-                timeout=opsgenie_api.timeout_seconds,
-                retry=RetryPolicy(max_retries=opsgenie_api.max_retries),
-                logger=context.log,
-            )
-            with client:
-                try:
-                    summary = opsgenie.load(con, client, settings, datetime.now(UTC), context.log)
-                except ApiError as error:
-                    raise _api_failure("Opsgenie", error) from None
-            _report(context, "Opsgenie", summary)
+        with client:
+            try:
+                summary = opsgenie.load(con, client, settings, datetime.now(UTC), context.log)
+            except ApiError as error:
+                raise _api_failure("Opsgenie", error) from None
+    _report(context, "Opsgenie", summary)
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
 @dg.asset(
-    key=["raw", statuspage.TABLE],
-    group_name="raw_statuspage",
-    description="Statuspage incident history read from a file or an incidents.json URL.",
-    kinds={"duckdb", "python"},
+    **_extraction_spec(partitions.STATUSPAGE, "raw_statuspage", "Statuspage incident history")
 )
-def raw_statuspage__incidents(
+def extract_statuspage(
     context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
     run_settings: RunSettingsResource,
+    landing_files: LandingResource,
     statuspage_source: StatuspageResource,
 ) -> dg.MaterializeResult:
     """Read the configured Statuspage history and upsert it."""
-    section, base = _section(run_settings, "statuspage")
-    if statuspage_source.location:
-        section = {**(section or {}), "location": statuspage_source.location}
-    settings = _parse(statuspage.parse_settings, section, base)
-    with warehouse.connect() as con:
+    overrides = {"location": statuspage_source.location} if statuspage_source.location else {}
+    settings = _partition_settings(
+        context, run_settings, "statuspage", statuspage.parse_settings, overrides
+    )
+    options: dict[str, Any] = {}
+    if statuspage_reader.is_url(settings.location):
+        options = {
+            "timeout": statuspage_source.timeout_seconds,
+            "retry": RetryPolicy(max_retries=statuspage_source.max_retries),
+        }
+    with landing_files.write(
+        partitions.STATUSPAGE.kind, settings.source, context.run.run_id, statuspage.RAW_TABLES
+    ) as con:
         ensure_raw_tables(con, statuspage.RAW_TABLES)
-        if settings is None:
-            context.log.info("No sources.statuspage section configured; nothing to read.")
-            summary = LoadSummary(statuspage.SOURCE)
-        else:
-            options: dict[str, Any] = {}
-            if statuspage_reader.is_url(settings.location):
-                options = {
-                    "timeout": statuspage_source.timeout_seconds,
-                    "retry": RetryPolicy(max_retries=statuspage_source.max_retries),
-                }
-            try:
-                summary = statuspage.load(con, settings, context.log, **options)
-            except (ApiError, FileNotFoundError) as error:
-                raise dg.Failure(f"Statuspage: {error}") from None
-            _report(context, "Statuspage", summary)
+        try:
+            summary = statuspage.load(con, settings, context.log, **options)
+        except (ApiError, FileNotFoundError) as error:
+            raise dg.Failure(f"Statuspage: {error}") from None
+    _report(context, "Statuspage", summary)
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
+def _raw_spec(table: str, group: str, description: str, source: PartitionedSource) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        ["raw", table],
+        group_name=group,
+        description=description,
+        kinds={"duckdb", "python"},
+        deps=[landing_key(source)],
+    )
+
+
+raw_pagerduty = merge_asset(
+    partitions.PAGERDUTY,
+    pagerduty.RAW_TABLES,
+    [
+        _raw_spec(
+            pagerduty.INCIDENTS_TABLE,
+            "raw_pagerduty",
+            "PagerDuty incidents with their restore times, by creation window.",
+            partitions.PAGERDUTY,
+        ),
+        _raw_spec(
+            pagerduty.LOG_ENTRIES_TABLE,
+            "raw_pagerduty",
+            "Log entries of the loaded PagerDuty incidents.",
+            partitions.PAGERDUTY,
+        ),
+    ],
+    "raw_pagerduty",
+)
+raw_opsgenie = merge_asset(
+    partitions.OPSGENIE,
+    opsgenie.RAW_TABLES,
+    [
+        _raw_spec(
+            opsgenie.TABLE,
+            "raw_opsgenie",
+            "Opsgenie incidents (and alerts when configured) with their restore times.",
+            partitions.OPSGENIE,
+        )
+    ],
+    "raw_opsgenie",
+)
+raw_statuspage = merge_asset(
+    partitions.STATUSPAGE,
+    statuspage.RAW_TABLES,
+    [
+        _raw_spec(
+            statuspage.TABLE,
+            "raw_statuspage",
+            "Statuspage incident history read from a file or an incidents.json URL.",
+            partitions.STATUSPAGE,
+        )
+    ],
+    "raw_statuspage",
+)
+
+INCIDENT_ASSETS = [
+    extract_pagerduty,
+    extract_opsgenie,
+    extract_statuspage,
+    raw_pagerduty,
+    raw_opsgenie,
+    raw_statuspage,
+]
+
 defs = dg.Definitions(
-    assets=[raw_pagerduty, raw_opsgenie__incidents, raw_statuspage__incidents],
+    assets=INCIDENT_ASSETS,
     resources={
         "pagerduty_api": PagerDutyResource(),
         "opsgenie_api": OpsgenieResource(),

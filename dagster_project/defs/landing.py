@@ -1,0 +1,114 @@
+"""Dagster side of the landing files: the resource, and the asset that merges them.
+
+Each API source has a partitioned extraction asset ``["landing", <kind>]``
+that writes one landing file per partition key, and an unpartitioned merge
+asset that produces the source's ``["raw", <table>]`` assets by copying every
+configured key's landing file into the warehouse. The dbt models read the raw
+tables, so every mart is downstream of all partitions.
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from dagster_project import landing, settings
+from dagster_project.config import ConfigError
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.partitions import PartitionedSource, configured_keys
+
+EXTRACTION_TAG = "dora/extraction"
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing files of a warehouse, in ``<warehouse stem>.landing`` beside it.
+
+    Empty ``warehouse_path`` means ``$DORA_WAREHOUSE`` or the default warehouse.
+    Extraction runs use this resource instead of the warehouse resource, so
+    they never take the warehouse's refresh lock and can run in parallel.
+    """
+
+    warehouse_path: str = ""
+
+    def root(self) -> Path:
+        return landing.landing_root(self.warehouse_file())
+
+    def path(self, kind: str, key: str) -> Path:
+        return landing.landing_path(self.root(), kind, key)
+
+    def warehouse_file(self) -> Path:
+        return Path(self.warehouse_path or settings.warehouse_path()).expanduser().resolve()
+
+    @contextmanager
+    def write(
+        self, kind: str, key: str, run_id: str, tables: Mapping[str, Mapping[str, str]]
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection to the key's landing file, replaced only when the block succeeds.
+
+        ``key`` is also the ``_source`` of the item's rows, and ``tables`` are
+        the source's raw tables, both used to seed a new landing file from the
+        warehouse.
+        """
+        path = self.path(kind, key)
+        with landing.write_landing(path, run_id, key, tables, self.warehouse_file()) as con:
+            yield con
+
+
+def landing_key(source: PartitionedSource) -> dg.AssetKey:
+    return dg.AssetKey(["landing", source.kind])
+
+
+def landing_asset_spec(source: PartitionedSource, group: str, description: str) -> dg.AssetSpec:
+    """Return the spec of a source's partitioned extraction asset."""
+    return dg.AssetSpec(
+        landing_key(source),
+        group_name=group,
+        description=description,
+        kinds={"duckdb", "python"},
+        partitions_def=source.partitions,
+    )
+
+
+def _merge_metadata(table: str, report: landing.MergeReport) -> dict[str, dg.MetadataValue]:
+    return {
+        "rows_loaded": dg.MetadataValue.int(report.rows.get(table, 0)),
+        "partitions_merged": dg.MetadataValue.int(len(report.merged)),
+        "partitions_without_landing_file": dg.MetadataValue.json(report.missing),
+    }
+
+
+def merge_asset(
+    source: PartitionedSource,
+    tables: Mapping[str, Mapping[str, str]],
+    specs: list[dg.AssetSpec],
+    name: str,
+):
+    """Build the unpartitioned asset that merges a source's landing files into its raw tables."""
+
+    @dg.multi_asset(specs=specs, name=name)
+    def _merge(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        run_settings: RunSettingsResource,
+        landing_files: LandingResource,
+    ):
+        try:
+            keys = configured_keys(source, run_settings.load())
+        except ConfigError as error:
+            raise dg.Failure(str(error)) from None
+        with warehouse.connect() as con:
+            report = landing.merge_landing(con, landing_files.root(), source.kind, keys, tables)
+        if report.missing:
+            context.log.warning(
+                f"No landing file yet for {', '.join(report.missing)}: their warehouse rows "
+                f"are unchanged; run job {source.job_name} for those partitions"
+            )
+        context.log.info(f"Merged {len(report.merged)} {source.kind} landing files")
+        for spec in specs:
+            table = spec.key.path[-1]
+            yield dg.MaterializeResult(asset_key=spec.key, metadata=_merge_metadata(table, report))
+
+    return _merge
