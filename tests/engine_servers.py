@@ -12,9 +12,11 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,10 @@ import psycopg2
 
 DATABASE = "dora"
 USER = "dora"
+# The Thrift server over HTTPS: its cluster name in the endpoint path, and the
+# password of its throwaway keystore.
+HTTP_CLUSTER = "dora"
+KEYSTORE_PASSWORD = "throwaway-keystore"
 
 
 def postgres_bin_dir() -> Path | None:
@@ -121,4 +127,118 @@ def spark_settings() -> Iterator[dict[str, str]]:
     try:
         yield {"DORA_SPARK_DIR": str(folder), "DORA_SPARK_MASTER": "local[2]"}
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Return once ``port`` accepts connections; raise if the server exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Spark Thrift server exited:\n{log.read_text()[-4000:]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(1)
+    raise RuntimeError(
+        f"the Spark Thrift server did not listen on port {port} within {timeout:.0f} s:\n"
+        f"{log.read_text()[-4000:]}"
+    )
+
+
+def _self_signed_keystore(folder: Path) -> tuple[Path, Path]:
+    """Write a PKCS12 keystore with a certificate for 127.0.0.1; return it and the PEM file."""
+    keystore, certificate = folder / "server.p12", folder / "server.pem"
+    common = ["-alias", "dora", "-keystore", str(keystore), "-storepass", KEYSTORE_PASSWORD]
+    for command in (
+        ["keytool", "-genkeypair", *common, "-keyalg", "RSA", "-keysize", "2048",
+         "-validity", "2", "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1",
+         "-storetype", "PKCS12", "-keypass", KEYSTORE_PASSWORD],
+        ["keytool", "-exportcert", *common, "-rfc", "-file", str(certificate)],
+    ):  # fmt: skip
+        subprocess.run(command, capture_output=True, check=True)
+    return keystore, certificate
+
+
+@contextmanager
+def spark_thrift_server(http: bool = False) -> Iterator[dict[str, str]]:
+    """Start a Spark Thrift server from pyspark's jars on 127.0.0.1.
+
+    Yields the DORA_SPARK_* settings of the ``spark_thrift`` target, or with
+    ``http`` those of ``spark_http``: HTTPS with a self-signed certificate,
+    which ``SSL_CERT_FILE`` makes Python trust. The server checks no password
+    or token (authentication NONE), as a development server does. Its
+    warehouse and metastore live in a temporary folder, which also holds the
+    staging folder of the table copies.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="dora-spark-thrift-"))
+    port = free_port()
+    spark_home = _spark_home()
+    log = folder / "server.log"
+    settings = {
+        "DORA_SPARK_HOST": "127.0.0.1",
+        "DORA_SPARK_PORT": str(port),
+        "DORA_SPARK_SCHEMA": "dora",
+        "DORA_SPARK_STAGING_DIR": str(folder / "staging"),
+    }
+    if http:
+        keystore, certificate = _self_signed_keystore(folder)
+        transport = [
+            "--hiveconf", "hive.server2.transport.mode=http",
+            "--hiveconf", f"hive.server2.thrift.http.port={port}",
+            "--hiveconf", f"hive.server2.thrift.http.path=sql/protocolv1/o/0/{HTTP_CLUSTER}",
+            "--hiveconf", "hive.server2.use.SSL=true",
+            "--hiveconf", f"hive.server2.keystore.path={keystore}",
+            "--hiveconf", f"hive.server2.keystore.password={KEYSTORE_PASSWORD}",
+        ]  # fmt: skip
+        settings |= {
+            "DORA_SPARK_TOKEN": "token-of-the-test-server",
+            "DORA_SPARK_CLUSTER": HTTP_CLUSTER,
+            "SSL_CERT_FILE": str(certificate),
+        }
+    else:
+        transport = ["--hiveconf", f"hive.server2.thrift.port={port}"]
+        settings |= {"DORA_SPARK_USER": "dora", "DORA_SPARK_AUTH": "NONE"}
+    command = [
+        str(spark_home / "bin" / "spark-submit"),
+        "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+        "--master", "local[2]",
+        "--name", "dora-thrift",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", "spark.driver.host=127.0.0.1",
+        "--conf", "spark.driver.bindAddress=127.0.0.1",
+        "--conf", "spark.sql.shuffle.partitions=4",
+        "--conf", f"spark.sql.warehouse.dir={folder}/warehouse",
+        "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={folder}",
+        "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
+        *transport,
+        "spark-internal",
+    ]  # fmt: skip
+    environment = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_port(port, process, log, timeout=300)
+        (folder / "staging").mkdir()
+        yield settings
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from dagster_project import engines
-from tests.engine_servers import postgres_server, spark_settings
+from tests.engine_servers import postgres_server, spark_settings, spark_thrift_server
 
 # Values a copy through CSV or Parquet could damage: null against the empty
 # string, quotes, a line break, the null marker as text, non-ASCII letters,
@@ -27,10 +27,17 @@ break', false, 1.0 / 3, timestamptz '2030-01-01 00:00:00.000001+00', date '2030-
 """
 
 
-@pytest.fixture(params=["postgres", "spark"])
+SERVERS = {
+    "postgres": postgres_server,
+    "spark": spark_settings,
+    "spark_thrift": spark_thrift_server,
+    "spark_http": lambda: spark_thrift_server(http=True),
+}
+
+
+@pytest.fixture(params=sorted(SERVERS))
 def engine(request, monkeypatch) -> Iterator[engines.Engine]:
-    server = postgres_server() if request.param == "postgres" else spark_settings()
-    with server as environment:
+    with SERVERS[request.param]() as environment:
         for name, value in {"DORA_ENGINE": request.param, **environment}.items():
             monkeypatch.setenv(name, value)
         opened = engines.open_engine()
@@ -66,9 +73,3 @@ def test_duckdb_is_the_default(monkeypatch) -> None:
     monkeypatch.delenv("DORA_ENGINE", raising=False)
     assert engines.target_name() == "duckdb"
     assert engines.open_engine() is None
-
-
-def test_thrift_target_cannot_copy(monkeypatch) -> None:
-    monkeypatch.setenv("DORA_ENGINE", "spark_thrift")
-    with pytest.raises(ValueError, match="pyspark session"):
-        engines.open_engine()

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import duckdb
 
-from dagster_project import containment
+from dagster_project import containment, containment_refresh
 
 ENGINE_ENV = "DORA_ENGINE"
 DEFAULT_TARGET = "duckdb"
@@ -73,11 +73,7 @@ def engine_kind(target: str) -> str:
 
 
 def open_engine(target: str | None = None) -> Engine | None:
-    """Return the engine of ``target`` (default ``DORA_ENGINE``), or None for DuckDB.
-
-    Raise ValueError for the Spark Thrift and HTTP targets: the copy of the
-    raw tables needs a pyspark session, which only the ``spark`` target has.
-    """
+    """Return the engine of ``target`` (default ``DORA_ENGINE``), or None for DuckDB."""
     target = target or target_name()
     if target == "postgres":
         from dagster_project.engines.postgres import PostgresEngine
@@ -87,12 +83,10 @@ def open_engine(target: str | None = None) -> Engine | None:
         from dagster_project.engines.spark import SparkEngine
 
         return SparkEngine.from_environment()
-    if engine_kind(target) == "spark":
-        raise ValueError(
-            f"{ENGINE_ENV}={target} can run dbt but not copy the raw tables to Spark, "
-            "which needs a pyspark session: use DORA_ENGINE=spark with DORA_SPARK_MASTER "
-            "set to the cluster, or run the dbt project with this target yourself"
-        )
+    if target in ("spark_thrift", "spark_http"):
+        from dagster_project.engines.spark_thrift import SparkThriftEngine
+
+        return SparkThriftEngine.from_environment(http=target == "spark_http")
     return None
 
 
@@ -106,29 +100,34 @@ def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def run_containment(engine: Engine | None, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """Rewrite both containment tables in the engine; return their row counts.
+def run_containment(
+    engine: Engine | None, con: duckdb.DuckDBPyConnection, full_refresh: bool = False
+) -> containment_refresh.ContainmentRun:
+    """Rewrite or extend both containment tables in the engine; return what ran.
 
-    With DuckDB the walk reads and writes the warehouse file ``con``. With
-    another engine, the inputs are copied into an in-memory DuckDB database,
-    the walk runs there, and both result tables are copied to the engine.
-    An engine with a ``run_containment`` method (Spark) does all of that itself.
+    With DuckDB the walk reads and writes the warehouse file ``con``, and
+    extends the stored tables unless ``full_refresh`` is set or the change
+    is unsafe (see ``containment_refresh``). With another engine, the inputs
+    are copied into an in-memory DuckDB database, the walk runs there on all
+    of history, and both result tables are copied to the engine. An engine
+    with a ``run_containment`` method (Spark) does all of that itself.
     """
     if engine is None:
-        return containment_counts(con)
+        return containment_refresh.refresh(con, full_refresh)
+    # NOTE: the walk state lives only in the DuckDB warehouse, so other
+    # engines always walk all of history.
+    reason = f"the walk state is kept only with DuckDB, not with {engine.name}"
     in_engine = getattr(engine, "run_containment", None)
     if in_engine is not None:
-        return in_engine()
+        return in_engine()._replace(reason=reason)
     with duckdb.connect(":memory:") as scratch:
         scratch.execute("set TimeZone = 'UTC'")
         engine.pull(dict(CONTAINMENT_INPUTS), scratch)
-        counts = containment_counts(scratch)
+        run = walk_all(scratch)
         engine.push(scratch, CONTAINMENT_OUTPUTS)
-    return counts
+    return run._replace(reason=reason)
 
 
-def containment_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """Rewrite both containment tables in ``con``; return their row counts."""
-    shipments = containment.build_containment_table(con)
-    members = con.execute(f"select count(*) from {containment.MERGE_MEMBERS_TABLE}").fetchone()
-    return shipments, int(members[0])
+def walk_all(con: duckdb.DuckDBPyConnection) -> containment_refresh.ContainmentRun:
+    """Rewrite both containment tables in ``con`` from all of history."""
+    return containment_refresh.refresh(con, full_refresh=True)
