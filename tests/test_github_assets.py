@@ -1,4 +1,4 @@
-"""The GitHub Dagster assets, run in-process against the fake GitHub server."""
+"""The GitHub Dagster assets, run in-process per partition against the fake GitHub server."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from dagster_project import warehouse
+from dagster_project import partitions, warehouse
 from dagster_project.defs import github as github_defs
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.partition_runs import landing_metadata, materialize_source
 
 
 @pytest.fixture(scope="session")
@@ -45,15 +46,15 @@ def write_config(tmp_path: Path, base_url: str, extra_repos: tuple[str, ...] = (
     return path
 
 
-def materialize(tmp_path: Path, config_path: Path | None):
-    return dg.materialize(
+def materialize(tmp_path: Path, config_path: Path | None, github=None):
+    return materialize_source(
+        partitions.GITHUB,
         github_defs.GITHUB_ASSETS,
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
             "run_settings": RunSettingsResource(config_path=str(config_path or "")),
-            "github": github_defs.GitHubResource(),
+            "github": github or github_defs.GitHubResource(),
         },
-        raise_on_error=False,
     )
 
 
@@ -66,6 +67,7 @@ def test_assets_load_and_report_metadata(tmp_path, monkeypatch):
         event.asset_key.path[-1]: event.metadata
         for event in result.get_asset_materialization_events()
         for event in [event.event_specific_data.materialization]
+        if event.asset_key.path[0] == "raw"
     }
     assert set(materializations) == {
         "raw_github__pull_requests",
@@ -78,11 +80,13 @@ def test_assets_load_and_report_metadata(tmp_path, monkeypatch):
         "raw_github__tags",
         "raw_github__incidents",
     }
-    pulls = materializations["raw_github__pull_requests"]
-    assert pulls["rows_loaded"].value == 49
-    assert pulls["api_requests"].value >= 1
-    assert "acme/ants:pull_requests" in pulls["cursors"].value
-    assert materializations["raw_github__incidents"]["objects_skipped"].value == 1
+    assert materializations["raw_github__pull_requests"]["rows_merged"].value == 49
+    [extracted] = landing_metadata(result, "github")
+    assert extracted["rows_loaded"]["raw_github__pull_requests"] == 49
+    assert extracted["api_requests"] >= 1
+    assert "acme/ants:pull_requests" in extracted["cursors"]
+    # Summed over every entity; it includes the pull request in the issue listing.
+    assert extracted["objects_skipped"] >= 1
     messages = " ".join(event.message or "" for event in result.all_events)
     assert TOKEN not in messages
     with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
@@ -94,7 +98,7 @@ def test_assets_without_repositories_load_nothing(tmp_path):
     result = materialize(tmp_path, None)
     assert result.success
     for event in result.get_asset_materialization_events():
-        assert event.event_specific_data.materialization.metadata["rows_loaded"].value == 0
+        assert event.event_specific_data.materialization.metadata["rows_merged"].value == 0
 
 
 def test_missing_token_variable_fails_clearly(tmp_path, monkeypatch):
@@ -111,16 +115,10 @@ def test_token_from_dagster_env_var(tmp_path, monkeypatch):
     monkeypatch.delenv("DORA_TEST_GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("DORA_TEST_DAGSTER_TOKEN", TOKEN)
     with FakeGitHub() as server:
-        result = dg.materialize(
-            [github_defs.raw_github__tags],
-            resources={
-                "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
-                "run_settings": RunSettingsResource(
-                    config_path=str(write_config(tmp_path, server.base_url))
-                ),
-                "github": github_defs.GitHubResource(token=dg.EnvVar("DORA_TEST_DAGSTER_TOKEN")),
-            },
-            raise_on_error=False,
+        result = materialize(
+            tmp_path,
+            write_config(tmp_path, server.base_url),
+            github_defs.GitHubResource(token=dg.EnvVar("DORA_TEST_DAGSTER_TOKEN")),
         )
         auth = {request.headers.get("authorization") for request in server.api.requests}
     assert result.success

@@ -1,18 +1,18 @@
-"""The GitLab Dagster assets, run in-process against the fake GitLab server."""
+"""The GitLab Dagster assets, run in-process per partition against the fake GitLab server."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
-from dagster_project import warehouse
+from dagster_project import partitions, warehouse
 from dagster_project.defs import gitlab as gitlab_defs
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
 from tests.fakes.gitlab_server import TOKEN, FakeGitLab
+from tests.partition_runs import landing_metadata, materialize_source
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +39,14 @@ def write_config(tmp_path: Path, base_url: str) -> Path:
 
 
 def materialize(tmp_path: Path, config_path: Path | None):
-    return dg.materialize(
+    return materialize_source(
+        partitions.GITLAB,
         gitlab_defs.GITLAB_ASSETS,
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
             "run_settings": RunSettingsResource(config_path=str(config_path or "")),
             "gitlab": gitlab_defs.GitLabResource(),
         },
-        raise_on_error=False,
     )
 
 
@@ -54,6 +54,7 @@ def materializations(result) -> dict:
     return {
         event.asset_key.path[-1]: event.event_specific_data.materialization.metadata
         for event in result.get_asset_materialization_events()
+        if event.asset_key.path[0] == "raw"
     }
 
 
@@ -74,8 +75,9 @@ def test_assets_load_and_report_metadata(tmp_path, monkeypatch):
         "raw_gitlab__compares",
         "raw_gitlab__incidents",
     }
-    assert loaded["raw_gitlab__merge_requests"]["rows_loaded"].value == 19
-    assert materializations(second)["raw_gitlab__merge_request_commits"]["rows_loaded"].value == 0
+    assert loaded["raw_gitlab__merge_requests"]["rows_merged"].value == 19
+    [extracted] = landing_metadata(second, "gitlab")
+    assert extracted["rows_loaded"]["raw_gitlab__merge_request_commits"] == 0
     messages = " ".join(event.message or "" for event in first.all_events)
     assert TOKEN not in messages
     with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
@@ -86,4 +88,4 @@ def test_assets_without_projects_load_nothing(tmp_path):
     result = materialize(tmp_path, None)
     assert result.success
     for metadata in materializations(result).values():
-        assert metadata["rows_loaded"].value == 0
+        assert metadata["rows_merged"].value == 0

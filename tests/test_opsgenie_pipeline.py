@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from dagster_project import warehouse
+from dagster_project import partitions, warehouse
+from dagster_project.config import ConfigError
 from dagster_project.defs import incidents
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
@@ -17,6 +18,7 @@ from tests.fakes.incident_servers import (
     load_opsgenie_fixtures,
     run_refresh_with_incidents,
 )
+from tests.partition_runs import landing_metadata, materialize_source
 
 KEY = "og-pipeline-secret-key-9f8e7d"
 SERVICE = "695bce3d-4621-4630-8ae1-24eb89c22d6e"
@@ -28,14 +30,14 @@ def materialize(tmp_path, section, **resources):
     config = tmp_path / "dora.yml"
     config.write_text(yaml.safe_dump({"sources": {"opsgenie": section}}))
     db = tmp_path / "w.duckdb"
-    result = dg.materialize(
-        [incidents.raw_opsgenie__incidents],
+    result = materialize_source(
+        partitions.OPSGENIE,
+        [incidents.extract_opsgenie, incidents.raw_opsgenie],
         resources={
             "warehouse": WarehouseResource(path=str(db)),
             "run_settings": RunSettingsResource(config_path=str(config)),
             "opsgenie_api": resources.get("opsgenie_api", incidents.OpsgenieResource()),
         },
-        raise_on_error=False,
     )
     return result, db
 
@@ -46,9 +48,9 @@ def test_asset_loads_with_key_from_env(tmp_path, monkeypatch):
         section = {"base_url": fake.base_url, "since": "2023-09-01T00:00:00Z"}
         result, db = materialize(tmp_path, section)
     assert result.success
-    metadata = result.asset_materializations_for_node("raw__raw_opsgenie__incidents")[0].metadata
-    assert metadata["incidents_loaded"].value == 2
-    assert metadata["open_incidents"].value == 1
+    [extracted] = landing_metadata(result, "opsgenie")
+    assert extracted["incidents_loaded"] == 2
+    assert extracted["open_incidents"] == 1
     with warehouse.open_warehouse(db, read_only=True) as con:
         assert con.execute("select count(*) from raw_opsgenie__incidents").fetchone() == (2,)
         dump = str(con.execute("select * from raw_opsgenie__incidents").fetchall())
@@ -67,10 +69,9 @@ def test_asset_key_from_envvar_resource(tmp_path, monkeypatch):
 
 
 def test_invalid_section_fails_with_field(tmp_path):
-    result, _ = materialize(tmp_path, {"region": "mars"})
-    assert not result.success
-    failure = next(event for event in result.all_events if event.is_step_failure)
-    assert "sources.opsgenie.region" in str(failure.event_specific_data.error)
+    # The partition keys come from the section, so it is validated before any run.
+    with pytest.raises(ConfigError, match="sources.opsgenie.region"):
+        materialize(tmp_path, {"region": "mars"})
 
 
 @pytest.mark.slow

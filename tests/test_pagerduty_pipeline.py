@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from dagster_project import warehouse
+from dagster_project import partitions, warehouse
 from dagster_project.defs import incidents
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
@@ -23,6 +23,7 @@ from tests.fakes.incident_servers import (
     load_pagerduty_fixtures,
     run_refresh_with_incidents,
 )
+from tests.partition_runs import landing_metadata, materialize_source
 
 TOKEN = "pd-pipeline-secret-token-a1b2c3"
 AS_OF = "2022-11-05T00:00:00+00:00"
@@ -44,8 +45,14 @@ def write_config(tmp_path, section):
 
 def materialize(tmp_path, config_path, **resources):
     db = tmp_path / "w.duckdb"
-    result = dg.materialize(
-        incidents.defs.assets,
+    result = materialize_source(
+        partitions.PAGERDUTY,
+        [
+            incidents.extract_pagerduty,
+            incidents.raw_pagerduty,
+            incidents.raw_opsgenie,
+            incidents.raw_statuspage,
+        ],
         resources={
             "warehouse": WarehouseResource(path=str(db)),
             "run_settings": RunSettingsResource(config_path=str(config_path)),
@@ -54,7 +61,6 @@ def materialize(tmp_path, config_path, **resources):
             "statuspage_source": incidents.StatuspageResource(),
             **resources,
         },
-        raise_on_error=False,
     )
     return result, db
 
@@ -64,8 +70,8 @@ def test_asset_loads_with_token_from_env(tmp_path, server, monkeypatch):
     config = write_config(tmp_path, {"base_url": server.base_url, "since": "2022-11-01T00:00:00Z"})
     result, db = materialize(tmp_path, config)
     assert result.success
-    materialization = result.asset_materializations_for_node("raw_pagerduty")[0]
-    assert materialization.metadata["incidents_loaded"].value == 7
+    [extracted] = landing_metadata(result, "pagerduty")
+    assert extracted["incidents_loaded"] == 7
     with warehouse.open_warehouse(db, read_only=True) as con:
         assert con.execute("select count(*) from raw_pagerduty__incidents").fetchone() == (7,)
         # The unconfigured sources still create their empty tables.

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import shutil
 
-import dagster as dg
 import pytest
 import yaml
 
-from dagster_project import warehouse
+from dagster_project import partitions, warehouse
 from dagster_project.defs import incidents
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
 from tests.fakes.incident_servers import FIXTURES, run_refresh_with_incidents
+from tests.partition_runs import landing_metadata, materialize_source
 
 
 def materialize(tmp_path, section, **resources):
     config = tmp_path / "dora.yml"
     config.write_text(yaml.safe_dump({"sources": {"statuspage": section}}))
     db = tmp_path / "w.duckdb"
-    result = dg.materialize(
-        [incidents.raw_statuspage__incidents],
+    result = materialize_source(
+        partitions.STATUSPAGE,
+        [incidents.extract_statuspage, incidents.raw_statuspage],
         resources={
             "warehouse": WarehouseResource(path=str(db)),
             "run_settings": RunSettingsResource(config_path=str(config)),
             "statuspage_source": resources.get("statuspage_source", incidents.StatuspageResource()),
         },
-        raise_on_error=False,
     )
     return result, db
 
@@ -36,8 +36,8 @@ def test_relative_location_next_to_config(tmp_path):
     section = {"location": "history.jsonl", "components": {"Actions": "actions"}}
     result, db = materialize(tmp_path, section)
     assert result.success
-    metadata = result.asset_materializations_for_node("raw__raw_statuspage__incidents")[0].metadata
-    assert metadata["incidents_loaded"].value == 443
+    [extracted] = landing_metadata(result, "statuspage")
+    assert extracted["incidents_loaded"] == 443
     with warehouse.open_warehouse(db, read_only=True) as con:
         actions = con.execute(
             "select count(*) from raw_statuspage__incidents where service = 'actions'"

@@ -258,31 +258,22 @@ class FakeStatuspage(FakeServer):
 def run_refresh_with_incidents(
     tmp_path: Path, config_path: Path, as_of: str
 ) -> tuple[Any, Path, str]:
-    """Run the project's refresh job, with the incident assets merged in, into a new warehouse.
+    """Run the project's refresh (each partition, then the refresh job) into a new warehouse.
 
-    Returns the run result, the DuckDB file and the text of every log line of the run.
+    Returns the refresh result, the DuckDB file and the text of every log line of its runs.
     """
     import dagster as dg
 
-    from dagster_project.definitions import REFRESH_ALL
-    from dagster_project.definitions import defs as project_defs
-    from dagster_project.defs import incidents
+    from dagster_project import pipeline
 
     db = tmp_path / "refresh.duckdb"
-    # The project's definitions may not merge the incident assets yet.
-    merged = project_defs
-    if not any(asset is incidents.raw_pagerduty for asset in project_defs.assets or []):
-        merged = dg.Definitions.merge(project_defs, incidents.defs)
-    job = merged.resolve_job_def(REFRESH_ALL)
-    run_config = {
-        "resources": {
-            "warehouse": {"config": {"path": str(db)}},
-            "run_settings": {"config": {"config_path": str(config_path), "as_of": as_of}},
-        }
-    }
     instance = dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    log_text = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
+    result = pipeline.run_refresh_job(
+        str(db), {"config_path": str(config_path), "as_of": as_of}, instance=instance
+    )
+    log_text = "\n".join(
+        entry.user_message for run in result.runs for entry in instance.all_logs(run.run_id)
+    )
     return result, db, log_text
 
 
