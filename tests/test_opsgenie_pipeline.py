@@ -70,7 +70,7 @@ def test_asset_key_from_envvar_resource(tmp_path, monkeypatch):
 
 def test_invalid_section_fails_with_field(tmp_path):
     # The partition keys come from the section, so it is validated before any run.
-    with pytest.raises(ConfigError, match="sources.opsgenie.region"):
+    with pytest.raises(ConfigError, match=r"sources\.opsgenie\.region"):
         materialize(tmp_path, {"region": "mars"})
 
 
