@@ -201,6 +201,21 @@ def _bulk_insert(
         os.unlink(temp_name)
 
 
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Mapping[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    loaded_at: datetime,
+) -> None:
+    """Insert ``rows`` as they are, in the caller's transaction.
+
+    ``columns`` maps every column of ``table`` to its type. A row without
+    ``_loaded_at`` gets ``loaded_at``.
+    """
+    _bulk_insert(con, table, columns, rows, loaded_at=loaded_at)
+
+
 def _prepare_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Keep the last row of each key, in the position of the key's first row.
 

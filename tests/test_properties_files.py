@@ -214,7 +214,7 @@ def _check_folder(folder: Path, expected: dict[str, int]) -> None:
         for entity in expected:
             table = files.RAW_TABLE_OF[entity]
             stored = con.execute(f"select count(*) from {table}").fetchone()[0]
-            assert stored == len(loaded_extract.rows[entity])
+            assert stored == loaded_extract.counts()[f"{entity}_loaded"]
             quarantined = con.execute(
                 "select count(*) from quarantine where entity = ?", [entity]
             ).fetchone()[0]

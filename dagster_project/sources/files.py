@@ -13,11 +13,13 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dagster_project import warehouse
 from dagster_project.config import PipelineConfig
+from dagster_project.sources import files_sql
 from dagster_project.timeparse import TimestampError, parse_timestamp
 
 SOURCE = "files"
@@ -31,7 +33,7 @@ RAW_TABLE_OF = {
     "incidents": "raw_files__incidents",
 }
 REVERT_PATTERN = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
-MAX_FIELD_CHARS = 1_000_000
+MAX_FIELD_CHARS = files_sql.MAX_FIELD_CHARS
 # Integer fields are stored as DuckDB ``integer`` (32-bit).
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -60,12 +62,15 @@ class FileExtract:
     # Entities ``load_events`` skipped because their content was already loaded, with
     # the counts of that load: {"loaded": n, "quarantined": m}.
     unchanged: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Rows loaded per entity by ``load_events``, which keeps in ``rows`` only the
+    # rows that the Python validator produced (DuckDB loads the others itself).
+    loaded: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         result = {}
         for entity in ENTITIES:
             stored = self.unchanged.get(entity)
-            loaded = len(self.rows.get(entity, []))
+            loaded = self.loaded.get(entity, len(self.rows.get(entity, [])))
             quarantined = len(self.rejected.get(entity, []))
             result[f"{entity}_loaded"] = stored["loaded"] if stored else loaded
             result[f"{entity}_quarantined"] = stored["quarantined"] if stored else quarantined
@@ -86,13 +91,8 @@ def iter_records(path: Path) -> Iterator[SourceRecord]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         for number, text in _decode_lines(path):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                data = RowError(f"invalid JSON ({error.msg} at column {error.colno}); fix the line")
-            yield SourceRecord(f"{path.name}:{number}", number, data, text)
+            if text.strip():
+                yield _jsonl_record(path, number, text)
     elif suffix == ".json":
         text = path.read_bytes().decode("utf-8", errors="replace")
         if not text.strip():
@@ -119,6 +119,33 @@ def iter_records(path: Path) -> Iterator[SourceRecord]:
             yield SourceRecord(f"{path.name}[{index}]", index, item, json.dumps(item, default=str))
     elif suffix == ".csv":
         yield from _iter_csv_records(path)
+
+
+def _jsonl_record(path: Path, number: int, text: str) -> SourceRecord:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        data = RowError(f"invalid JSON ({error.msg} at column {error.colno}); fix the line")
+    return SourceRecord(f"{path.name}:{number}", number, data, text)
+
+
+def _records_at(path: Path, positions: set[int]) -> Iterator[tuple[int, SourceRecord]]:
+    """Yield (position, record) for the records of one file at ``positions`` (from 1).
+
+    A JSON Lines file parses only those lines.
+    """
+    if path.suffix.lower() != ".jsonl":
+        for position, record in enumerate(iter_records(path), start=1):
+            if position in positions:
+                yield position, record
+        return
+    position = 0
+    for number, text in _decode_lines(path):
+        if not text.strip():
+            continue
+        position += 1
+        if position in positions:
+            yield position, _jsonl_record(path, number, text)
 
 
 def _iter_csv_records(path: Path) -> Iterator[SourceRecord]:
@@ -445,59 +472,86 @@ def _read_entity(root: Path, entity: str, config: PipelineConfig, extract: FileE
     rejected: list[dict[str, Any]] = []
     # key -> (location, hash of the raw text) of the first row with that key
     seen: dict[str, tuple[str, int]] = {}
+    for path in _readable_files(root, entity, extract, rejected):
+        for position, record in enumerate(iter_records(path), start=1):
+            _validate(record, position, entity, config, seen, rows, rejected)
+    extract.rows[entity] = rows
+    extract.rejected[entity] = rejected
+
+
+def _readable_files(
+    root: Path, entity: str, extract: FileExtract, rejected: list[dict[str, Any]]
+) -> list[Path]:
+    """Return the files of one entity inside ``root``; quarantine links out of it."""
+    paths = []
     for path in entity_files(root, entity):
         outside = _outside_folder(path, root)
         if outside is not None:
             rejected.append({"location": path.name, "raw_content": None, "reason": outside})
             continue
         extract.files.append(str(path))
-        for position, record in enumerate(iter_records(path), start=1):
-            try:
-                data = _require_object(record)
-                # The position in the file orders records that carry no time of their own.
-                line = position
-                if entity == "commits":
-                    parsed = [parse_commit(data)]
-                elif entity == "pull_requests":
-                    parsed = [parse_pull_request(data)]
-                elif entity == "deployments":
-                    parsed = parse_deployment(data, line, config)
-                else:
-                    parsed = [parse_incident(data, line)]
-            except RowError as error:
-                rejected.append(_reject(record, str(error)))
-                continue
-            if entity in ("commits", "pull_requests"):
-                key = parsed[0]["_record_key"]
-                if key in seen:
-                    first_location, first_hash = seen[key]
-                    identical = first_hash == hash(record.raw_text)
-                    same = "identical to" if identical else "conflicts with"
-                    rejected.append(
-                        _reject(
-                            record,
-                            f"duplicate {key}: {same} the row at {first_location}; "
-                            "the first row was kept, remove one of them",
-                        )
-                    )
-                    continue
-                seen[key] = (record.location, hash(record.raw_text))
-            for row in parsed:
-                row["_source"] = SOURCE
-                row["_payload"] = _payload(record)
-                rows.append(row)
-    extract.rows[entity] = rows
-    extract.rejected[entity] = rejected
+        paths.append(path)
+    return paths
+
+
+def _validate(
+    record: SourceRecord,
+    line: int,
+    entity: str,
+    config: PipelineConfig,
+    seen: dict[str, tuple[str, int]],
+    rows: list[dict[str, Any]],
+    rejected: list[dict[str, Any]],
+) -> None:
+    """Append the raw rows of one record to ``rows``, or its rejection to ``rejected``.
+
+    ``line`` is the record's position in its file, which orders records that
+    carry no time of their own. ``seen`` holds the keys taken so far.
+    """
+    try:
+        data = _require_object(record)
+        if entity == "commits":
+            parsed = [parse_commit(data)]
+        elif entity == "pull_requests":
+            parsed = [parse_pull_request(data)]
+        elif entity == "deployments":
+            parsed = parse_deployment(data, line, config)
+        else:
+            parsed = [parse_incident(data, line)]
+    except RowError as error:
+        rejected.append(_reject(record, str(error)))
+        return
+    if entity in ("commits", "pull_requests"):
+        key = parsed[0]["_record_key"]
+        if key in seen:
+            first_location, first_hash = seen[key]
+            identical = first_hash == hash(record.raw_text)
+            same = "identical to" if identical else "conflicts with"
+            rejected.append(
+                _reject(
+                    record,
+                    f"duplicate {key}: {same} the row at {first_location}; "
+                    "the first row was kept, remove one of them",
+                )
+            )
+            return
+        seen[key] = (record.location, hash(record.raw_text))
+    for row in parsed:
+        row["_source"] = SOURCE
+        row["_payload"] = _payload(record)
+        rows.append(row)
 
 
 def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     """Return a hash of everything the load of one entity depends on.
 
-    That is the name and bytes of each of its files, this module's code, and
+    That is the name and bytes of each of its files, the code of this module
+    and of ``files_sql``, and
     for deployments the environment settings that decide which rows are
     quarantined. Equal fingerprints give equal raw rows and quarantine rows.
     """
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(files_sql.__file__).read_bytes())
     if entity == "deployments":
         settings = [
             sorted(config.environment_mapping.items()),
@@ -535,6 +589,87 @@ def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | No
     return {"loaded": cursor["loaded"], "quarantined": quarantined}
 
 
+def load_entity_sql(
+    con, root: Path, entity: str, config: PipelineConfig, extract: FileExtract
+) -> int | None:
+    """Replace the raw rows of one entity, checking and loading clean records in DuckDB.
+
+    The records that the SQL check does not pass, and every record whose key
+    another record shares, go through ``_validate`` in file order. Fills
+    ``extract`` as ``_read_entity`` does, except that ``rows`` holds only the
+    rows ``_validate`` produced. Returns the rows stored, or None, having
+    changed nothing, when the entity's files must be read by Python alone.
+    """
+    paths = entity_files(root, entity)
+    if entity not in files_sql.SQL_ENTITIES or not paths:
+        return None
+    if any(path.suffix.lower() == ".csv" for path in paths):
+        return None
+    rejected: list[dict[str, Any]] = []
+    files_before = len(extract.files)
+    paths = _readable_files(root, entity, extract, rejected)
+    try:
+        files_sql.stage_files(con, paths, entity)
+    except files_sql.NotReadable:
+        del extract.files[files_before:]
+        return None
+    try:
+        files_sql.check_records(con, entity, config)
+        positions = files_sql.python_positions(con)
+        rows, python_rejected = _validate_at(paths, positions, entity, config)
+        while entity in files_sql.KEYED_ENTITIES:
+            shared = files_sql.keys_shared(con, {row["_record_key"] for row in rows})
+            if not shared:
+                break
+            # Those records and the Python ones with their keys are checked again
+            # together, in file order, so the first of each key is kept.
+            files_sql.mark_python(con, shared)
+            positions |= shared
+            rows, python_rejected = _validate_at(paths, positions, entity, config)
+        stored = _replace_entity_rows(con, entity, rows)
+    finally:
+        files_sql.drop_tables(con)
+    extract.rows[entity] = rows
+    extract.rejected[entity] = rejected + python_rejected
+    extract.loaded[entity] = stored
+    return stored
+
+
+def _validate_at(
+    paths: list[Path], positions: set[tuple[int, int]], entity: str, config: PipelineConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Validate the records at ``positions`` (file index, position) with ``_validate``."""
+    rows: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for index, path in enumerate(paths):
+        wanted = {position for file_index, position in positions if file_index == index}
+        if not wanted:
+            continue
+        for position, record in _records_at(path, wanted):
+            _validate(record, position, entity, config, seen, rows, rejected)
+    return rows, rejected
+
+
+def _replace_entity_rows(con, entity: str, rows: list[dict[str, Any]]) -> int:
+    """Replace the entity's raw rows with the checked records and ``rows``, in one transaction."""
+    table = RAW_TABLE_OF[entity]
+    columns = {**warehouse.BOOKKEEPING_COLUMNS, **warehouse.RAW_TABLES[table]}
+    loaded_at = datetime.now(UTC)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {table} where _source = ?", [SOURCE])
+        bookkeeping = {"_source": SOURCE, "_loaded_at": loaded_at}
+        stored = files_sql.insert_checked(con, entity, table, columns, bookkeeping)
+        if rows:
+            warehouse.insert_rows(con, table, columns, rows, loaded_at)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return stored + len(rows)
+
+
 def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
     """Replace the file source's raw rows and quarantine entries with the folder's contents.
 
@@ -555,13 +690,16 @@ def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
             extract.unchanged[entity] = unchanged
             extract.rows[entity], extract.rejected[entity] = [], []
             continue
-        _read_entity(root, entity, config, extract)
         table = RAW_TABLE_OF[entity]
-        stored = warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
+        stored = load_entity_sql(con, root, entity, config, extract)
+        if stored is None:
+            _read_entity(root, entity, config, extract)
+            stored = warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
+            extract.loaded[entity] = len(extract.rows[entity])
         quarantined = warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
         cursor = {
             "sha256": fingerprint,
-            "loaded": len(extract.rows[entity]),
+            "loaded": extract.loaded[entity],
             "rows": stored,
             "quarantined": quarantined,
         }
