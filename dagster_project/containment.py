@@ -29,8 +29,9 @@ generation number (the longest parent path to a root), so each merge costs
 about the commits of its branch plus those that landed on the first-parent
 side since the branch forked.
 
-The module has no Dagster imports; the Dagster asset calls
-``build_containment_table``.
+The module has no Dagster imports. The Dagster asset calls
+``containment_refresh.refresh``, which runs these walks on the whole history
+or extends the stored result with what is new.
 """
 
 from __future__ import annotations
@@ -99,29 +100,62 @@ def _walk_new_commits(
     return reached
 
 
-def _apply_patch_groups(
-    first: dict[str, tuple[int, str]], patch_groups: dict[str, list[str]]
-) -> None:
-    """Give every member of a patch-id group the earliest shipping deployment of the group."""
-    for members in patch_groups.values():
-        shipping = [first[sha] for sha in members if sha in first]
+class PatchOverride(NamedTuple):
+    """A shipment that the patch-id rule gave to another deployment than the walk.
+
+    ``walked_key`` is the deployment whose walk reached the commit, or None
+    when no walk of that ``(repo, service)`` reached it.
+    """
+
+    repo: str
+    service: str
+    sha: str
+    walked_key: str | None
+
+
+# A deployment's place in visiting order: (deployed_at, deployment_key).
+VisitOrder = tuple[datetime, str]
+
+
+def walk_deployments(
+    targets: Sequence[Deployment], parents: dict[str, Sequence[str]], shipped: set[str]
+) -> dict[str, VisitOrder]:
+    """Walk ``targets`` of one ``(repo, service)`` in visiting order; map each reached sha.
+
+    ``shipped`` holds the commits earlier walks reached, and it grows.
+    """
+    first: dict[str, VisitOrder] = {}
+    for deployment in sorted(targets, key=lambda d: (d.deployed_at, d.deployment_key)):
+        order = (deployment.deployed_at, deployment.deployment_key)
+        for sha in _walk_new_commits(deployment.sha, parents, shipped):
+            first[sha] = order
+    return first
+
+
+def apply_patch_groups(
+    walked: dict[str, VisitOrder], patch_groups: Iterable[Sequence[str]]
+) -> dict[str, VisitOrder]:
+    """Return the entries that the patch-id rule adds to or changes in ``walked``.
+
+    Every member of a group gets the earliest deployment, in visiting order,
+    that ships any member of the group.
+    """
+    changed: dict[str, VisitOrder] = {}
+    for members in patch_groups:
+        shipping = [walked[sha] for sha in members if sha in walked]
         if not shipping:
             continue
         earliest = min(shipping)
         for sha in members:
-            first[sha] = earliest
+            if walked.get(sha) != earliest:
+                changed[sha] = earliest
+    return changed
 
 
-def compute_first_deployments(
+def compute_containment(
     commits: Iterable[Sequence[Any]], deployments: Iterable[Sequence[Any]]
-) -> list[Shipment]:
-    """Return one ``Shipment`` per (commit, service) shipped by a counted deployment.
-
-    ``commits`` are ``(repo, sha, parent_shas)`` or ``(repo, sha, parent_shas,
-    patch_id)`` tuples, with ``parent_shas`` a sequence of shas. ``deployments``
-    are ``(deployment_key, repo, service, sha, deployed_at)`` tuples of the
-    counted production deployments only.
-    """
+) -> tuple[list[Shipment], list[PatchOverride]]:
+    """Return the shipments of ``compute_first_deployments`` and the patch-id overrides."""
     parents_by_repo: dict[str, dict[str, Sequence[str]]] = defaultdict(dict)
     patch_groups_by_repo: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for commit in commits:
@@ -136,18 +170,30 @@ def compute_first_deployments(
         by_target[(item.repo, item.service)].append(item)
 
     shipments: list[Shipment] = []
+    overrides: list[PatchOverride] = []
     for (repo, service), targets in sorted(by_target.items()):
-        parents = parents_by_repo.get(repo, {})
-        targets.sort(key=lambda d: (d.deployed_at, d.deployment_key))
-        shipped: set[str] = set()
-        # sha -> (position of the deployment in visiting order, deployment_key)
-        first: dict[str, tuple[int, str]] = {}
-        for position, deployment in enumerate(targets):
-            for sha in _walk_new_commits(deployment.sha, parents, shipped):
-                first[sha] = (position, deployment.deployment_key)
-        _apply_patch_groups(first, patch_groups_by_repo.get(repo, {}))
-        shipments.extend(Shipment(repo, sha, service, key) for sha, (_, key) in first.items())
-    return shipments
+        walked = walk_deployments(targets, parents_by_repo.get(repo, {}), set())
+        groups = patch_groups_by_repo.get(repo, {}).values()
+        changed = apply_patch_groups(walked, groups)
+        for sha in changed:
+            before = walked.get(sha)
+            overrides.append(PatchOverride(repo, service, sha, before[1] if before else None))
+        final = walked | changed
+        shipments.extend(Shipment(repo, sha, service, key) for sha, (_, key) in final.items())
+    return shipments, overrides
+
+
+def compute_first_deployments(
+    commits: Iterable[Sequence[Any]], deployments: Iterable[Sequence[Any]]
+) -> list[Shipment]:
+    """Return one ``Shipment`` per (commit, service) shipped by a counted deployment.
+
+    ``commits`` are ``(repo, sha, parent_shas)`` or ``(repo, sha, parent_shas,
+    patch_id)`` tuples, with ``parent_shas`` a sequence of shas. ``deployments``
+    are ``(deployment_key, repo, service, sha, deployed_at)`` tuples of the
+    counted production deployments only.
+    """
+    return compute_containment(commits, deployments)[0]
 
 
 class MergeMember(NamedTuple):
@@ -271,15 +317,22 @@ def compute_merge_members(
     return result
 
 
-def _read_commits(con: duckdb.DuckDBPyConnection) -> list[Commit]:
-    rows = con.execute("select repo, sha, parent_shas, patch_id from int_commits").fetchall()
+def read_commits(
+    con: duckdb.DuckDBPyConnection, repos: Sequence[str] | None = None
+) -> list[Commit]:
+    """Read the commits of ``int_commits``: all, or those of ``repos``."""
+    query = "select repo, sha, parent_shas, patch_id from int_commits"
+    if repos is None:
+        rows = con.execute(query).fetchall()
+    else:
+        rows = con.execute(f"{query} where list_contains(?, repo)", [list(repos)]).fetchall()
     return [
         Commit(repo, sha, json.loads(parents or "[]"), patch_id)
         for repo, sha, parents, patch_id in rows
     ]
 
 
-def _read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment]:
+def read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment]:
     rows = con.execute(
         "select deployment_key, repo, service, sha, deployed_at "
         "from int_production_deployments where is_counted"
@@ -287,20 +340,25 @@ def _read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment
     return [Deployment(*row) for row in rows]
 
 
-def _read_pull_request_merges(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def read_pull_request_merges(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
         "select distinct repo, merge_commit_sha from int_pull_requests "
         "where merge_commit_sha is not null"
     ).fetchall()
 
 
-def _replace_table(
-    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: list[tuple]
+def write_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple],
+    replace: bool = True,
 ) -> None:
-    """Replace ``table`` (all columns varchar) with ``rows`` in one transaction.
+    """Write ``rows`` to ``table`` (all columns varchar), replacing it unless ``replace`` is off.
 
     Rows go through a temporary CSV file, which DuckDB reads far faster than
-    row-by-row inserts.
+    row-by-row inserts. The caller owns the transaction; an empty string
+    reads back as null.
     """
     with tempfile.NamedTemporaryFile(
         "w", suffix=".csv", delete=False, encoding="utf-8", newline=""
@@ -312,18 +370,12 @@ def _replace_table(
     definition = ", ".join(f"{name} varchar" for name in columns)
     types = ", ".join(f"'{name}': 'VARCHAR'" for name in columns)
     try:
-        con.execute("begin transaction")
-        try:
+        if replace:
             con.execute(f"create or replace table {table} ({definition})")
-            con.execute(
-                f"insert into {table} select * from read_csv(?, header = true, "
-                f"columns = {{{types}}})",
-                [temp_name],
-            )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+        con.execute(
+            f"insert into {table} select * from read_csv(?, header = true, columns = {{{types}}})",
+            [temp_name],
+        )
     finally:
         os.unlink(temp_name)
 
@@ -333,12 +385,10 @@ def build_containment_table(con: duckdb.DuckDBPyConnection) -> int:
 
     Reads ``int_commits``, the counted rows of ``int_production_deployments``
     and the merge commits of ``int_pull_requests`` from the connection's
-    default schema, and replaces ``containment__commit_deployments`` and
-    ``containment__merge_members``, each in one transaction.
+    default schema, and replaces ``containment__commit_deployments``,
+    ``containment__merge_members`` and the walk state of
+    ``containment_refresh`` in one transaction.
     """
-    commits = _read_commits(con)
-    shipments = compute_first_deployments(commits, _read_counted_deployments(con))
-    members = compute_merge_members(commits, _read_pull_request_merges(con))
-    _replace_table(con, TABLE, Shipment._fields, shipments)
-    _replace_table(con, MERGE_MEMBERS_TABLE, MergeMember._fields, members)
-    return len(shipments)
+    from dagster_project import containment_refresh
+
+    return containment_refresh.refresh(con, full_refresh=True).shipments

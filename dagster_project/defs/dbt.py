@@ -24,6 +24,7 @@ from dagster_dbt import (
 
 from dagster_project import (
     containment,
+    containment_refresh,
     dbt_child,
     dbt_partial_parse,
     engines,
@@ -242,17 +243,37 @@ def dbt_before_containment(
     name="containment",
 )
 def containment_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Walk the commit graph and rewrite both containment tables in one step."""
+    """Walk the commit graph and rewrite or extend both containment tables in one step.
+
+    A run tagged ``dora/full_refresh`` always walks all of history; any other
+    run extends the stored tables when ``containment_refresh`` finds that safe.
+    """
     progress.report("containment: walking the commit graph")
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     with warehouse.connect() as con:
-        shipments, members = engines.run_containment(engines.open_engine(), con)
-    context.log.info(f"Containment: {shipments} (commit, service) pairs shipped")
+        run = engines.run_containment(engines.open_engine(), con, full_refresh)
+    if run.path == containment_refresh.FULL:
+        context.log.info(f"Containment: walked all of history because {run.reason}")
+    else:
+        context.log.info(
+            f"Containment: kept {run.reused_shipments} stored rows, walked "
+            f"{run.walked_deployments} new deployments and {run.walked_merges} merge commits"
+        )
+    context.log.info(f"Containment: {run.shipments} (commit, service) pairs shipped")
+    path = {
+        "containment_path": dg.MetadataValue.text(run.path),
+        "full_walk_reason": dg.MetadataValue.text(run.reason),
+        "reused_row_count": dg.MetadataValue.int(run.reused_shipments),
+        "walked_deployment_count": dg.MetadataValue.int(run.walked_deployments),
+        "walked_merge_count": dg.MetadataValue.int(run.walked_merges),
+    }
     yield dg.MaterializeResult(
-        asset_key=CONTAINMENT_TABLE, metadata={"row_count": dg.MetadataValue.int(int(shipments))}
+        asset_key=CONTAINMENT_TABLE,
+        metadata={"row_count": dg.MetadataValue.int(run.shipments), **path},
     )
     yield dg.MaterializeResult(
         asset_key=containment.MERGE_MEMBERS_TABLE,
-        metadata={"row_count": dg.MetadataValue.int(int(members))},
+        metadata={"row_count": dg.MetadataValue.int(run.merge_members), **path},
     )
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import containment_refresh
+
 DEFAULT_DIR = "/tmp/dora-spark"
 DEFAULT_MASTER = "local[2]"
 
@@ -81,15 +83,15 @@ class SparkEngine:
                     f"create or replace table {table} as select * from read_parquet(?)", [files]
                 )
 
-    def run_containment(self) -> tuple[int, int]:
-        """Run the containment walk in one child session; return both tables' row counts.
+    def run_containment(self) -> containment_refresh.ContainmentRun:
+        """Run the containment walk in one child session; return what it did.
 
         One session instead of a pull and a push saves a JVM start.
         """
         with tempfile.TemporaryDirectory() as folder:
             self._run_child({"action": "containment", "folder": folder})
-            shipments, members = json.loads((Path(folder) / "counts.json").read_text())
-        return shipments, members
+            run = json.loads((Path(folder) / "run.json").read_text())
+        return containment_refresh.ContainmentRun(*run)
 
     def _run_child(self, request: dict) -> None:
         request |= {"spark_dir": self.folder, "master": self.master, "schema": self.schema}
@@ -146,7 +148,7 @@ def _write_tables(spark, schema: str, folder: Path, tables: dict) -> None:
 def _containment_in_child(spark, schema: str, folder: Path) -> None:
     """Run the containment walk on the Spark tables in this one session.
 
-    Writes the two row counts to ``folder/counts.json``.
+    Writes the ``ContainmentRun`` fields to ``folder/run.json``.
     """
     from dagster_project import engines
 
@@ -156,11 +158,11 @@ def _containment_in_child(spark, schema: str, folder: Path) -> None:
         for table in engines.CONTAINMENT_INPUTS:
             files = str(folder / table / "*.parquet")
             scratch.execute(f"create table {table} as select * from read_parquet(?)", [files])
-        counts = engines.containment_counts(scratch)
+        run = engines.walk_all(scratch)
         for table in engines.CONTAINMENT_OUTPUTS:
             scratch.execute(f"copy {table} to '{folder / f'{table}.parquet'}' (format parquet)")
     _save_tables(spark, schema, folder, engines.CONTAINMENT_OUTPUTS)
-    (folder / "counts.json").write_text(json.dumps(counts))
+    (folder / "run.json").write_text(json.dumps(list(run)))
 
 
 if __name__ == "__main__":
