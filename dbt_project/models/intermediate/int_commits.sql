@@ -1,11 +1,24 @@
-{{ config(tags=['before_containment']) }}
+{%- set commit_models = [
+    'stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'
+] -%}
+{{ config(
+    tags=['before_containment'],
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['repo', 'sha'],
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{{ delete_missing_keys(['stg_files__commits', 'stg_git__commits',"
+        " 'stg_github__commits', 'stg_gitlab__commits'], ['repo', 'sha']) }}"
+    ]
+) }}
 
 with
 
 commits as (
 
     {{ union_models(
-        ['stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'],
+        commit_models,
         [
             'source', 'repo', 'sha', 'parent_shas', 'parent_count', 'is_merge',
             'authored_at', 'committed_at', 'subject', 'reverted_sha', 'patch_id',
@@ -45,6 +58,80 @@ commit_services as (
 
 ),
 
+{% if extends_stored_table(['loaded_at']) %}
+
+    stored as (
+
+        select * from {{ this }}
+
+    ),
+
+    previous_build as (
+
+        select max(loaded_at) as loaded_at from stored
+
+    ),
+
+    -- Keys to compute again: rows loaded since the previous build; every key an
+    -- API source holds, because its pull request number comes from pull request
+    -- rows whose load time the commit row does not carry; and keys whose kept
+    -- row changed or is gone.
+    changed_keys as (
+
+        select
+            commits.repo,
+            commits.sha
+        from commits
+        cross join previous_build
+        where
+            previous_build.loaded_at is null
+            or commits.loaded_at > previous_build.loaded_at
+        union
+        select
+            repo,
+            sha
+        from {{ ref('stg_github__commits') }}
+        union
+        select
+            repo,
+            sha
+        from {{ ref('stg_gitlab__commits') }}
+        union
+        select
+            stored.repo,
+            stored.sha
+        from stored
+        left join commits
+            on
+                stored.repo = commits.repo
+                and stored.sha = commits.sha
+                and stored.source = commits.source
+                and stored.loaded_at = commits.loaded_at
+        where commits.sha is null
+
+    ),
+
+    candidates as (
+
+        select commits.*
+        from commits
+        inner join changed_keys
+            on
+                commits.repo = changed_keys.repo
+                and commits.sha = changed_keys.sha
+
+    ),
+
+{% else %}
+
+candidates as (
+
+    select * from commits
+
+),
+
+{% endif %}
+
 -- The same commit may come from several sources (a file and a git clone):
 -- keep the row that links it to a pull request, then the latest load.
 ranked as (
@@ -58,7 +145,7 @@ ranked as (
                 loaded_at desc,
                 source asc
         ) as source_rank
-    from commits
+    from candidates
 
 ),
 
@@ -78,7 +165,8 @@ final as (
         ranked.patch_id,
         ranked.is_bot,
         ranked.pr_number,
-        commit_services.changed_services
+        commit_services.changed_services,
+        ranked.loaded_at
     from ranked
     left join commit_services
         on
