@@ -4,10 +4,10 @@ A token is planted in the token variable of GitHub, GitLab and PagerDuty, and
 each source's assets run twice against its fake server on 127.0.0.1: once
 accepting the token, once refusing it (so the error path runs). Then every
 captured log record, every Dagster event (message, metadata, failure text)
-and every column of every table of the DuckDB file, cast to text, is searched
-for the token. A webhook URL with a secret path is checked the same way.
+and every column of every table of the DuckDB file and of each landing file,
+cast to text, is searched for the token. A webhook URL with a secret path is checked the same way.
 
-One whole ``refresh_all`` run with GitHub and a contract whose webhook URL is
+One GitHub extraction run and one whole ``refresh_all`` run with a contract whose webhook URL is
 planted is searched further: the dashboard HTML, the published DuckDB copy
 and Parquet files, the contract reports and every file the run wrote.
 """
@@ -29,6 +29,8 @@ from dagster_project.defs import gitlab as gitlab_defs
 from dagster_project.defs import incidents
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.partitions import GITHUB, GITLAB, PAGERDUTY
+from dagster_project.pipeline import RefreshResult
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.incident_servers import (
@@ -36,6 +38,7 @@ from tests.fakes.incident_servers import (
     load_constructed_pagerduty,
     load_pagerduty_fixtures,
 )
+from tests.partition_runs import materialize_source
 
 GITHUB_TOKEN = "ghp_PLANTEDgithubSecret0123456789abcdefXYZ"
 GITLAB_TOKEN = "glpat-PLANTEDgitlabSecret0123456789"
@@ -50,7 +53,7 @@ def dbt_manifest():
     return None
 
 
-def _event_texts(result: dg.ExecuteInProcessResult) -> list[str]:
+def _event_texts(result: RefreshResult) -> list[str]:
     """Messages, metadata values and failure texts of every Dagster event of a run."""
     texts = []
     for event in result.all_events:
@@ -97,16 +100,24 @@ def _config(tmp_path: Path, sources: dict) -> str:
     return str(path)
 
 
-def _run(assets, tmp_path: Path, config: str, **resources) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
+def _run(source, assets, tmp_path: Path, config: str, **resources) -> RefreshResult:
+    return materialize_source(
+        source,
         assets,
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
             "run_settings": RunSettingsResource(config_path=config),
             **resources,
         },
-        raise_on_error=False,
     )
+
+
+def _assert_files_clean(tmp_path: Path) -> None:
+    """Search the warehouse and every landing file beside it."""
+    landing_files = sorted((tmp_path / "w.landing").rglob("*.duckdb"))
+    assert landing_files, "the extraction must have written a landing file"
+    for path in [tmp_path / "w.duckdb", *landing_files]:
+        _assert_clean(_warehouse_texts(path), str(path.relative_to(tmp_path)))
 
 
 def test_github_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch, caplog) -> None:
@@ -122,16 +133,16 @@ def test_github_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch, ca
         }
         config = _config(tmp_path, {"github": section})
         resources = {"github": github_defs.GitHubResource()}
-        results.append(_run(github_defs.GITHUB_ASSETS, tmp_path, config, **resources))
+        results.append(_run(GITHUB, github_defs.GITHUB_ASSETS, tmp_path, config, **resources))
         server.api.expected_auth = "Bearer another-token"
-        results.append(_run(github_defs.GITHUB_ASSETS, tmp_path, config, **resources))
+        results.append(_run(GITHUB, github_defs.GITHUB_ASSETS, tmp_path, config, **resources))
         sent = {request.headers.get("authorization") for request in server.api.requests}
     assert results[0].success and not results[1].success
     assert f"Bearer {GITHUB_TOKEN}" in sent, "the token must reach the server"
     for result in results:
         _assert_clean(_event_texts(result), "Dagster events")
     _assert_clean([record.getMessage() for record in caplog.records], "logs")
-    _assert_clean(_warehouse_texts(tmp_path / "w.duckdb"), "the warehouse")
+    _assert_files_clean(tmp_path)
 
 
 def test_gitlab_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch, caplog) -> None:
@@ -149,14 +160,14 @@ def test_gitlab_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch, ca
         }
         config = _config(tmp_path, {"gitlab": section})
         resources = {"gitlab": gitlab_defs.GitLabResource()}
-        results.append(_run(gitlab_defs.GITLAB_ASSETS, tmp_path, config, **resources))
+        results.append(_run(GITLAB, gitlab_defs.GITLAB_ASSETS, tmp_path, config, **resources))
         server.api.expected_auth = "another-token"
-        results.append(_run(gitlab_defs.GITLAB_ASSETS, tmp_path, config, **resources))
+        results.append(_run(GITLAB, gitlab_defs.GITLAB_ASSETS, tmp_path, config, **resources))
     assert results[0].success and not results[1].success
     for result in results:
         _assert_clean(_event_texts(result), "Dagster events")
     _assert_clean([record.getMessage() for record in caplog.records], "logs")
-    _assert_clean(_warehouse_texts(tmp_path / "w.duckdb"), "the warehouse")
+    _assert_files_clean(tmp_path)
 
 
 def test_pagerduty_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch, caplog) -> None:
@@ -177,14 +188,15 @@ def test_pagerduty_token_not_leaked_on_success_or_failure(tmp_path, monkeypatch,
             "opsgenie_api": incidents.OpsgenieResource(),
             "statuspage_source": incidents.StatuspageResource(),
         }
-        results.append(_run(incidents.defs.assets, tmp_path, config, **resources))
+        pagerduty_assets = [incidents.extract_pagerduty, incidents.raw_pagerduty]
+        results.append(_run(PAGERDUTY, pagerduty_assets, tmp_path, config, **resources))
         server.expected_auth = "Token token=another-token"
-        results.append(_run(incidents.defs.assets, tmp_path, config, **resources))
+        results.append(_run(PAGERDUTY, pagerduty_assets, tmp_path, config, **resources))
     assert results[0].success and not results[1].success
     for result in results:
         _assert_clean(_event_texts(result), "Dagster events")
     _assert_clean([record.getMessage() for record in caplog.records], "logs")
-    _assert_clean(_warehouse_texts(tmp_path / "w.duckdb"), "the warehouse")
+    _assert_files_clean(tmp_path)
 
 
 @pytest.mark.parametrize("status", [None, 500], ids=["unreachable", "server-error"])
@@ -318,7 +330,7 @@ def _contract_with_webhook(folder: Path, url_env: str) -> Path:
 
 
 def test_secrets_absent_from_refresh_outputs(tmp_path, monkeypatch, caplog, capfd) -> None:
-    """A whole refresh_all run with GitHub and a webhook contract channel.
+    """The GitHub extraction run and a whole refresh_all run, with a webhook contract channel.
 
     The job runs as the daemon runs it, then the breach sensor's tick
     records breaches and fails to deliver them to the planted webhook URL,
@@ -372,9 +384,19 @@ def test_secrets_absent_from_refresh_outputs(tmp_path, monkeypatch, caplog, capf
                 "published_marts": {"config": {"published_dir": str(published)}},
             },
         }
-        result = defs.resolve_job_def(REFRESH_ALL).execute_in_process(
-            run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        # As the daemon does: the repository's extraction run, then the refresh job.
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(GITHUB.partitions.name, ["github:acme/ants"])
+        extraction = defs.resolve_job_def(GITHUB.job_name).execute_in_process(
+            run_config={"resources": run_config["resources"]},
+            instance=instance,
+            partition_key="github:acme/ants",
+            raise_on_error=False,
         )
+        refresh = defs.resolve_job_def(REFRESH_ALL).execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+        result = RefreshResult([extraction, refresh])
         sent = {request.headers.get("authorization") for request in server.api.requests}
     assert result.success, [event.message for event in result.all_events if event.is_failure]
     assert f"Bearer {GITHUB_TOKEN}" in sent, "the token must reach the server"
