@@ -38,6 +38,9 @@ def test_jobs_schedules_and_sensor_defined() -> None:
     }
     assert sorted(sensor.name for sensor in defs.sensors or []) == [
         "contract_breach_sensor",
+        "extract_sources_sensor",
+        "merge_after_extraction_failure",
+        "merge_after_extraction_success",
         "prune_run_history_sensor",
     ]
 

@@ -28,8 +28,11 @@ from dagster_project.defs import freshness as freshness_defs
 from dagster_project.defs import github as github_defs
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.partitions import GITHUB
+from dagster_project.pipeline import RefreshResult
 from tests.fakes.api_server import Fault
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.partition_runs import materialize_source
 from tests.reliability_helpers import tiny_events
 
 
@@ -298,8 +301,8 @@ def test_thresholds_come_from_the_dbt_project(tmp_path: Path) -> None:
 def test_down_source_stale_in_failed_run(tmp_path: Path, monkeypatch) -> None:
     """GitHub loads, its rows age three days, then GitHub is down for the next run.
 
-    The GitHub steps fail, and the freshness step of the same run still
-    measures: GitHub's tables warn, the file source loaded in this run passes.
+    The GitHub extraction fails, and the merge and freshness steps that follow
+    still measure: GitHub's tables warn, the file source loaded in this run passes.
     """
     monkeypatch.setenv("DORA_TEST_GITHUB_TOKEN", TOKEN)
     events = tiny_events(tmp_path / "events")
@@ -314,8 +317,9 @@ def test_down_source_stale_in_failed_run(tmp_path: Path, monkeypatch) -> None:
         config = tmp_path / "dora.yml"
         config.write_text(yaml.safe_dump({"sources": {"github": section}}))
 
-        def run() -> dg.ExecuteInProcessResult:
-            return dg.materialize(
+        def run() -> RefreshResult:
+            return materialize_source(
+                GITHUB,
                 assets,
                 resources={
                     "warehouse": WarehouseResource(path=str(path)),
@@ -324,20 +328,21 @@ def test_down_source_stale_in_failed_run(tmp_path: Path, monkeypatch) -> None:
                     ),
                     "github": github_defs.GitHubResource(max_retries=0),
                 },
-                raise_on_error=False,
             )
 
         first = run()
-        with duckdb.connect(str(path)) as con:
-            for (table,) in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_name like 'raw_github__%'"
-            ).fetchall():
-                con.execute(f"update {table} set _loaded_at = _loaded_at - interval 3 days")
-            con.execute(
-                "update pipeline_cursors set updated_at = updated_at - interval 3 days "
-                "where _source like 'github:%'"
-            )
+        # The merge after the failed run copies the landing file again, so its rows age too.
+        for database in [path, *(tmp_path / "w.landing").rglob("*.duckdb")]:
+            with duckdb.connect(str(database)) as con:
+                for (table,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_name like 'raw_github__%'"
+                ).fetchall():
+                    con.execute(f"update {table} set _loaded_at = _loaded_at - interval 3 days")
+                con.execute(
+                    "update pipeline_cursors set updated_at = updated_at - interval 3 days "
+                    "where _source like 'github:%'"
+                )
         server.api.fail_next(Fault(503, body="<html>maintenance</html>"), times=10_000)
         down = run()
 

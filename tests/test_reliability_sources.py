@@ -1,7 +1,8 @@
 """A source that stays down fails its own assets only; the next run catches up.
 
-The file source and the GitHub assets run together in-process. While the
-fake GitHub answers 503 to everything, the GitHub steps fail with an error
+The GitHub repository's partition runs in-process, then the file source and
+the GitHub merge. While the fake GitHub answers 503 to everything, the GitHub
+extraction fails with an error
 that names the URL and the status, the file source still loads, and the
 GitHub rows and cursors of the earlier run stay as they were. When GitHub is
 back, the next run succeeds and leaves no duplicate.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 import yaml
@@ -20,8 +20,11 @@ from dagster_project.defs import files as files_defs
 from dagster_project.defs import github as github_defs
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
+from dagster_project.partitions import GITHUB
+from dagster_project.pipeline import RefreshResult
 from tests.fakes.api_server import Fault
 from tests.fakes.github_server import TOKEN, FakeGitHub
+from tests.partition_runs import materialize_source
 from tests.reliability_helpers import tiny_events
 
 
@@ -31,8 +34,9 @@ def dbt_manifest():
     return None
 
 
-def _run(tmp_path: Path, config: Path, events: Path) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
+def _run(tmp_path: Path, config: Path, events: Path) -> RefreshResult:
+    return materialize_source(
+        GITHUB,
         [files_defs.raw_files, *github_defs.GITHUB_ASSETS],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
@@ -41,7 +45,6 @@ def _run(tmp_path: Path, config: Path, events: Path) -> dg.ExecuteInProcessResul
             # itself is tested in test_reliability_http.py.
             "github": github_defs.GitHubResource(max_retries=1),
         },
-        raise_on_error=False,
     )
 
 
