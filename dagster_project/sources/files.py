@@ -643,10 +643,10 @@ def _validate_at(
     rejected: list[dict[str, Any]] = []
     seen: dict[str, tuple[str, int]] = {}
     for index, path in enumerate(paths):
-        wanted = {position for file_index, position in positions if file_index == index}
-        if not wanted:
+        selected = {position for file_index, position in positions if file_index == index}
+        if not selected:
             continue
-        for position, record in _records_at(path, wanted):
+        for position, record in _records_at(path, selected):
             _validate(record, position, entity, config, seen, rows, rejected)
     return rows, rejected
 

@@ -2,18 +2,17 @@
 
 DuckDB parses the files and checks every record with SQL. A record passes
 only when the Python validator in ``files`` would accept it and store the
-same values: every field has the plain JSON type the validator expects,
+same values. So every field has the plain JSON type the validator expects,
 timestamps have the form ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``, texts
-need no trimming, and list items are plain ASCII. Every other record,
-including every record whose key is shared with another record, goes to
-the Python validator, so it is stored or quarantined exactly as before.
-CSV files, incidents, and files DuckDB cannot read (invalid UTF-8 or
-invalid JSON) are read by the Python validator alone.
+need no trimming, and list items are plain ASCII. Every other record goes
+to the Python validator, and so does every record whose key another record
+shares, so it is stored or quarantined exactly as before. CSV files,
+incidents, and files DuckDB cannot read (invalid UTF-8 or invalid JSON) are
+read by the Python validator alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ import duckdb
 from dagster_project.config import PipelineConfig
 
 MAX_FIELD_CHARS = 1_000_000
-# Larger than any record the Python reader would accept (a field holds at most
-# MAX_FIELD_CHARS characters of up to 4 bytes each).
+# Larger than any record the Python reader would accept (a field contains at
+# most MAX_FIELD_CHARS characters of up to 4 bytes each).
 MAX_OBJECT_BYTES = 134_217_728
 STAGE_TABLE = "_files_stage"
 CHECKED_TABLE = "_files_checked"
@@ -40,9 +39,12 @@ TIMESTAMP_PATTERN = (
 UNTRIMMED_PATTERN = r"(?s)[!-~](.*[!-~])?"
 # A list item that json.dumps writes as the item between double quotes.
 PLAIN_ITEM_PATTERN = r"[ !#-\[\]-~]*"
+# Text that DuckDB's JSON reader accepts and Python's json.loads reads differently
+# or rejects: a trailing comma, a non-finite number, a surrogate escape.
+LENIENT_JSON_PATTERN = r",\s*[\]}]|[:,\[]\s*[-+]?(?i:nan|inf)|\\u[dD][89a-fA-F]"
 # The first line of a text as Python's str.splitlines() cuts it.
 FIRST_LINE_PATTERN = r"^[^\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]*"
-# The same pattern as files.REVERT_PATTERN; RE2 and Python's re find the same first match.
+# The same pattern as files.REVERT_PATTERN. RE2 and Python's re find the same first match.
 REVERT_PATTERN = r"This reverts commit ([0-9a-fA-F]{7,40})"
 
 COMMIT_FIELDS = (
@@ -64,8 +66,8 @@ FIELDS_OF = {
     "deployments": DEPLOYMENT_FIELDS,
 }
 SQL_ENTITIES = tuple(FIELDS_OF)
-# Entities whose records must have unique keys; a later record with a taken key
-# is quarantined by the Python validator.
+# Entities whose records must have unique keys. The Python validator quarantines
+# a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
 
 
@@ -73,20 +75,11 @@ class NotReadable(Exception):
     """A file that DuckDB cannot read record by record like the Python reader."""
 
 
-@dataclass
-class SqlLoad:
-    """What the SQL pass of one entity stored, and the records it left to Python."""
-
-    stored: int = 0
-    # (file index, position in the file) of every record left to the Python validator
-    python_positions: set[tuple[int, int]] = field(default_factory=set)
-
-
 # Field checks ---------------------------------------------------------------------------------
 
 
 def _field(name: str, record: str | None = None) -> str:
-    """The field as JSON: from the staged ``fields``, or read from the JSON value ``record``."""
+    """Return the field as JSON: from the staged ``fields``, or read from the JSON ``record``."""
     return f"fields.{name}" if record is None else f"({record} -> '{name}')"
 
 
@@ -120,7 +113,7 @@ def _optional_text(name: str) -> str:
 
 
 def _ascii_text(name: str) -> str:
-    """An optional text that DuckDB's lower() changes exactly as Python's str.lower() does."""
+    """Return the check of an optional ASCII text, which DuckDB's lower() and Python's agree on."""
     value = _value(name)
     return (
         f"({_absent(name)} or ({_type(name)} = 'VARCHAR' "
@@ -162,7 +155,7 @@ def _plain_list(name: str) -> str:
 
 
 def _list_text(name: str) -> str:
-    """The list as json.dumps writes it: items between double quotes, separated by ', '."""
+    """Return the list as json.dumps writes it: quoted items separated by ', '."""
     items = f"coalesce(json_extract({_field(name)}, '$[*]'), [])"
     quoted = f"list_transform({items}, lambda item: '\"' || (item ->> '$') || '\"')"
     return f"'[' || array_to_string({quoted}, ', ') || ']'"
@@ -172,8 +165,22 @@ def _list_length(name: str) -> str:
     return f"coalesce(json_array_length({_field(name)}), 0)"
 
 
+def _strict_json() -> str:
+    """Return the check that the record's text is JSON that Python's json.loads reads alike.
+
+    DuckDB also reads trailing commas and inf or nan in any case, while Python
+    rejects the first and reads only NaN, Infinity and -Infinity. A record
+    with such text, or with a surrogate escape, is left to Python; the check
+    also matches such text inside strings, which only costs speed.
+    """
+    return f"not regexp_matches(record::varchar, '{LENIENT_JSON_PATTERN}')"
+
+
 def _object(record: str | None = None) -> str:
-    """A JSON object without repeated keys: Python keeps the last of two equal keys, DuckDB the first."""
+    """Return the check of a JSON object without repeated keys.
+
+    Python keeps the last of two equal keys and DuckDB the first.
+    """
     if record is None:
         return "(record_type = 'OBJECT' and distinct_keys)"
     keys = f"json_keys({record})"
@@ -188,11 +195,12 @@ def _all(*conditions: str) -> str:
 
 
 def commit_check() -> str:
-    """The condition under which a commit record is loaded by SQL."""
+    """Return the condition under which SQL loads a commit record."""
     times = ("pr_opened_at", "pr_merged_at", "pr_ready_for_review_at")
     times += ("pr_reopened_at", "pr_closed_at")
     return _all(
         _object(),
+        _strict_json(),
         _required_text("sha"),
         _optional_text("repo"),
         _plain_list("parent_shas"),
@@ -210,7 +218,7 @@ def commit_check() -> str:
 
 
 def commit_columns() -> dict[str, str]:
-    """The raw_files__commits columns of a checked commit record, as SQL expressions."""
+    """Return the raw_files__commits columns of a checked record as SQL expressions."""
     repo = f"coalesce({_value('repo')}, 'default')"
     columns = {
         "_record_key": f"{repo} || ':' || {_value('sha')}",
@@ -220,7 +228,7 @@ def commit_columns() -> dict[str, str]:
         "parent_count": _list_length("parent_shas"),
         "authored_at": f"cast({_value('authored_at')} as timestamptz)",
         "committed_at": f"cast({_value('committed_at')} as timestamptz)",
-        # Without a subject, the first line of the message; an empty first line stays ''.
+        # Without a subject, the first line of the message. An empty first line stays ''.
         "subject": (
             f"coalesce({_value('subject')}, "
             f"regexp_extract({_value('message')}, '{FIRST_LINE_PATTERN}', 0))"
@@ -242,9 +250,10 @@ def commit_columns() -> dict[str, str]:
 
 
 def pull_request_check() -> str:
-    """The condition under which a pull request record is loaded by SQL."""
+    """Return the condition under which SQL loads a pull request record."""
     return _all(
         _object(),
+        _strict_json(),
         _optional_text("repo"),
         _integer("number", required=True),
         _time("opened_at", required=True),
@@ -259,7 +268,7 @@ def pull_request_check() -> str:
 
 
 def pull_request_columns() -> dict[str, str]:
-    """The raw_files__pull_requests columns of a checked record, as SQL expressions."""
+    """Return the raw_files__pull_requests columns of a checked record as SQL expressions."""
     repo = f"coalesce({_value('repo')}, 'default')"
     return {
         "_record_key": f"{repo} || ':' || cast(cast({_value('number')} as integer) as varchar)",
@@ -277,7 +286,7 @@ def pull_request_columns() -> dict[str, str]:
 
 
 def deployment_check(known_environments: list[str]) -> str:
-    """The condition under which a deployment record is loaded by SQL.
+    """Return the condition under which SQL loads a deployment record.
 
     ``known_environments`` are the environment values the configuration maps.
     """
@@ -290,7 +299,7 @@ def deployment_check(known_environments: list[str]) -> str:
         f"and list_bool_and(list_transform({history}, lambda item: {item_check})))"
     )
     # Without a history the status is one record, timed by finished_at or started_at.
-    # A success needs a time; the Python validator words the rejection.
+    # A success needs a time, and the Python validator words that rejection.
     status_time = f"coalesce({_value('finished_at')}, {_value('started_at')}) is not null"
     not_success = (
         f"(regexp_full_match({_value('status')}, '[ -~]+') "
@@ -305,6 +314,7 @@ def deployment_check(known_environments: list[str]) -> str:
     )
     return _all(
         _object(),
+        _strict_json(),
         _required_text("id"),
         _required_text("service"),
         _required_text("environment"),
@@ -361,6 +371,10 @@ def stage_files(con: duckdb.DuckDBPyConnection, paths: list[Path], entity: str) 
     """
     parts, parameters = [], []
     for index, path in enumerate(paths):
+        with path.open("rb") as handle:
+            # DuckDB skips a byte order mark, which Python's json.loads rejects.
+            if handle.read(3) == b"\xef\xbb\xbf":
+                raise NotReadable(f"{path.name} starts with a byte order mark")
         sql, values = _scan(path, index, entity)
         parts.append(sql)
         parameters.extend(values)
@@ -469,8 +483,8 @@ def insert_checked(
     """Insert the checked records that SQL loads into ``table``; return the rows inserted.
 
     ``columns`` maps each column of the table to its type, and ``bookkeeping``
-    holds the ``_source`` and ``_loaded_at`` of every row. The caller holds
-    the transaction.
+    contains the ``_source`` and ``_loaded_at`` of every row. The caller opens
+    and commits the transaction.
     """
     if entity == "deployments":
         return _insert_deployments(con, table, columns, bookkeeping)
