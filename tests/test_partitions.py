@@ -153,6 +153,39 @@ def test_partition_fetches_only_its_repository(tmp_path, monkeypatch):
         "select distinct _source from raw_github__pull_requests",
     )
     assert sources == [(BILLING,)]
+    check_merge_sensor(instance, result)
+
+
+def job_success_event(result) -> dg.DagsterEvent:
+    return next(
+        event for event in result.all_events if event.event_type_value == "PIPELINE_SUCCESS"
+    )
+
+
+def merge_decision(instance, result, run: dg.DagsterRun):
+    context = dg.build_run_status_sensor_context(
+        "merge_after_extraction_success", job_success_event(result), instance, run
+    )
+    return extraction._request_merge(context)
+
+
+def check_merge_sensor(instance: dg.DagsterInstance, result) -> None:
+    """The merge is requested after a run without a batch, or after the last run of a batch."""
+    alone = merge_decision(instance, result, result.dagster_run)
+    assert isinstance(alone, dg.RunRequest)
+
+    batch = {extraction.BATCH_TAG: "2031-01-01T00:00Z"}
+    finished = result.dagster_run.with_tags(batch)
+    waiting = dg.DagsterRun(
+        job_name="extract_github", tags=batch, status=dg.DagsterRunStatus.STARTED
+    )
+    instance.add_run(waiting)
+    assert isinstance(merge_decision(instance, result, finished), dg.SkipReason)
+    instance.delete_run(waiting.run_id)
+    assert isinstance(merge_decision(instance, result, finished), dg.RunRequest)
+
+    refresh = dg.DagsterRun(job_name="refresh_incremental")
+    assert isinstance(merge_decision(instance, result, refresh), dg.SkipReason)
 
 
 def break_repository(server: FakeGitHub, prefix: str) -> dict[str, bool]:

@@ -90,8 +90,20 @@ def extract_sources_sensor(context: dg.SensorEvaluationContext, run_settings: Ru
     )
 
 
+EXTRACTION_JOB_NAMES = frozenset(source.job_name for source in PARTITIONED_SOURCES)
+
+
+def is_extraction_run(run: dg.DagsterRun) -> bool:
+    """Tell whether a run extracted a partition: by its job, or by its assets for a UI run."""
+    if run.job_name in EXTRACTION_JOB_NAMES:
+        return True
+    return any(key.path[0] == "landing" for key in run.asset_selection or ())
+
+
 def _request_merge(context: dg.RunStatusSensorContext):
     run = context.dagster_run
+    if not is_extraction_run(run):
+        return dg.SkipReason(f"run {run.run_id} of {run.job_name} extracted no partition")
     batch = run.tags.get(BATCH_TAG)
     if batch is not None:
         unfinished = context.instance.get_runs(
@@ -112,7 +124,8 @@ def merge_sensors(merge_job) -> list[dg.RunStatusSensorDefinition]:
             dg.run_status_sensor(
                 run_status=status,
                 name=f"merge_after_extraction_{status.value.lower()}",
-                monitored_jobs=EXTRACTION_JOBS,
+                # Every job of the code location: a partition materialized from
+                # the UI or the CLI runs in Dagster's implicit asset job.
                 request_job=merge_job,
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 description=(
