@@ -33,11 +33,12 @@ Under these rules each stored walk reaches the same commits as before, so
 the stored rows are the first part of a full walk. The new deployments of a
 ``(repo, service)`` then walk, in visiting order, only the commits that no
 stored walk of that ``(repo, service)`` reached, and stop at the others. The
-patch-id rule is applied again to every group of two or more commits. Merge
-members depend only on the ancestors of the merge commit, which rules 1 and
-2 keep unchanged, so they are computed only for merge commits that no pull
-request named before or that were not in the graph, and dropped for merge
-commits that no pull request names any more.
+patch-id rule is applied again to every group of two or more commits.
+
+Merge members depend only on the ancestors of the merge commit, which rules
+1 and 2 keep unchanged. So they are computed only for merge commits that no
+pull request named before or that were not in the graph then. Members of
+merge commits that no pull request names any more are deleted.
 
 Plain Python and DuckDB SQL, no Dagster imports.
 """
@@ -75,10 +76,10 @@ FULL, INCREMENTAL = "full", "incremental"
 
 
 class ContainmentRun(NamedTuple):
-    """What one containment run did, for the asset metadata."""
+    """The path one containment run took and its row counts, for the asset metadata."""
 
     path: str
-    # Why the full walk ran; empty for an incremental run.
+    # The reason the full walk ran; empty for an incremental run.
     reason: str
     shipments: int
     merge_members: int
@@ -356,7 +357,7 @@ def _patch_group_rows(
 ) -> tuple[list[Shipment], list[PatchOverride], set[tuple[str, str]]]:
     """Apply the patch-id rule again to every group; return its rows, overrides and members.
 
-    ``walked`` holds this run's walks; the stored walks of group members are
+    ``walked`` contains this run's walks; the stored walks of group members are
     read from the warehouse. ``order`` maps every counted deployment key to
     its place in visiting order.
     """

@@ -1,0 +1,143 @@
+"""An incremental build of int_commits equals a full rebuild after late, changed and deleted rows.
+
+The refresh builds a warehouse; the test then edits the raw commit rows the
+way later loads do and runs dbt on int_commits twice: incrementally on the
+warehouse, and with ``--full-refresh`` on a copy. Both tables must hold the
+same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.project import dbt_project
+from tests.conftest import TESTS_DIR, write_events
+
+LATER = "now() + interval 1 minute"
+
+
+def _run_dbt(warehouse: Path, target: Path, full_refresh: bool = False) -> dict:
+    """Build int_commits in ``warehouse``; return its run result."""
+    project_dir = str(dbt_project.project_dir)
+    command = [
+        str(Path(sys.executable).with_name("dbt")),
+        "run",
+        "--select",
+        "int_commits",
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        project_dir,
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
+    if full_refresh:
+        command.append("--full-refresh")
+    completed = subprocess.run(
+        command,
+        env={**os.environ, "DORA_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert len(results) == 1, results
+    return results[0]
+
+
+def _rows(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select * from int_commits order by repo, sha").fetchall()
+
+
+def _build_both(warehouse: Path, folder: Path) -> tuple[dict, list[tuple], list[tuple]]:
+    """Build incrementally and, on a copy, from scratch; return the run result and both rows."""
+    folder.mkdir()
+    copy = folder / "full.duckdb"
+    shutil.copyfile(warehouse, copy)
+    result = _run_dbt(warehouse, folder / "incremental-target")
+    _run_dbt(copy, folder / "full-target", full_refresh=True)
+    return result, _rows(warehouse), _rows(copy)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, refresh) -> Path:
+    case = json.loads((TESTS_DIR / "cases" / "C12.json").read_text())["input"]
+    events = write_events(
+        tmp_path / "events",
+        commits=case["changes"],
+        deployments=case["deployments"],
+        incidents=case["incidents"],
+    )
+    return refresh(events, as_of=case["window"]["end"])
+
+
+def test_int_commits_late_and_deleted_rows(warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        shas = [
+            sha for (sha,) in con.execute("select sha from int_commits order by sha").fetchall()
+        ]
+        assert len(shas) >= 4
+        changed, duplicated, deleted = shas[0], shas[1], shas[2]
+        # A later load changed one commit's subject.
+        con.execute(
+            f"update raw_files__commits set subject = 'edited', _loaded_at = {LATER} where sha = ?",
+            [changed],
+        )
+        # A second source holds another commit, loaded later, so its row wins.
+        con.execute(
+            "insert into raw_git__commits by name "
+            f"select * replace ('git:clone' as _source, 'from git' as subject, "
+            f"{LATER} as _loaded_at) from raw_files__commits where sha = ?",
+            [duplicated],
+        )
+        # A commit vanished from its source, and a late one arrived.
+        con.execute("delete from raw_files__commits where sha = ?", [deleted])
+        con.execute(
+            "insert into raw_files__commits by name "
+            f"select * replace ('late' as sha, 'late' as _record_key, {LATER} as _loaded_at) "
+            "from raw_files__commits where sha = ?",
+            [changed],
+        )
+
+    result, incremental, full = _build_both(warehouse, tmp_path / "first")
+    assert "changed_keys" in result["compiled_code"]
+    assert incremental == full
+    by_sha = {row[1]: row for row in incremental}
+    assert deleted not in by_sha
+    assert "late" in by_sha
+    assert by_sha[changed][8] == "edited"
+    assert by_sha[duplicated][2] == "git:clone"
+
+
+def test_int_commits_kept_row_removed(warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        sha = con.execute("select min(sha) from int_commits").fetchone()[0]
+        con.execute(
+            "insert into raw_git__commits by name "
+            f"select * replace ('git:clone' as _source, {LATER} as _loaded_at) "
+            "from raw_files__commits where sha = ?",
+            [sha],
+        )
+    _run_dbt(warehouse, tmp_path / "with-duplicate")
+    assert {row[1]: row[2] for row in _rows(warehouse)}[sha] == "git:clone"
+
+    # The winning row goes away; the older row of the other source must win again.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from raw_git__commits where sha = ?", [sha])
+    result, incremental, full = _build_both(warehouse, tmp_path / "second")
+    assert "changed_keys" in result["compiled_code"]
+    assert incremental == full
+    assert {row[1]: row[2] for row in incremental}[sha] == "files"
