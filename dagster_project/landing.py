@@ -4,7 +4,7 @@ A partitioned extraction run (one GitHub repository, one GitLab project, one
 incident source) writes only its own landing file,
 ``<warehouse dir>/<warehouse stem>.landing/<kind>/<quoted key>.duckdb``, so
 runs of different items never contend for DuckDB's one-writer lock on the
-warehouse. A landing file holds every row of its item: raw rows, quarantine
+warehouse. A landing file contains every row of its item: raw rows, quarantine
 rows, cursors and the ETag cache, all with ``_source`` equal to the item's
 source instance name, so the extractors run on it unchanged.
 
@@ -139,7 +139,7 @@ def write_landing(
 
 @dataclass
 class MergeReport:
-    """What one merge copied: rows per table, and the keys merged or still without a file."""
+    """Rows per table copied by one merge, and the keys merged or still without a file."""
 
     rows: dict[str, int] = field(default_factory=dict)
     merged: list[str] = field(default_factory=list)

@@ -10,9 +10,9 @@ source instance and the item and stays the same across runs:
   when the section is configured and enabled.
 
 A PagerDuty or Opsgenie section is one partition, not one per service or
-team, because all its rows share one ``_source`` and one cursor: a merge
-replaces rows by ``_source``, and with ``service_ids`` empty PagerDuty
-returns every service of the account, which the configuration cannot list.
+team, because all its rows share one ``_source`` and one cursor, and a merge
+replaces rows by ``_source``. Also, with ``service_ids`` empty PagerDuty
+returns every service of the account, which the configuration does not list.
 """
 
 from __future__ import annotations
@@ -116,14 +116,14 @@ class KeyChanges:
 def key_changes(
     instance: dg.DagsterInstance, config: PipelineConfig, sources=PARTITIONED_SOURCES
 ) -> list[KeyChanges]:
-    """Compare each kind's stored keys with the configured ones."""
+    """Return, per kind, the keys to add and delete so the stored keys match the configuration."""
     changes = []
     for source in sources:
-        wanted = configured_keys(source, config)
+        configured = configured_keys(source, config)
         stored = instance.get_dynamic_partitions(source.partitions.name)
-        added = [key for key in wanted if key not in stored]
-        deleted = [key for key in stored if key not in wanted]
-        changes.append(KeyChanges(source, added, deleted, wanted))
+        added = [key for key in configured if key not in stored]
+        deleted = [key for key in stored if key not in configured]
+        changes.append(KeyChanges(source, added, deleted, configured))
     return changes
 
 

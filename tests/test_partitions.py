@@ -189,7 +189,7 @@ def check_merge_sensor(instance: dg.DagsterInstance, result) -> None:
 
 
 def break_repository(server: FakeGitHub, prefix: str) -> dict[str, bool]:
-    """Answer 500 to every request under ``prefix`` while the returned switch is on."""
+    """Return status 500 for every request under ``prefix`` while the returned switch is on."""
     switch = {"on": True}
     dispatch = server.api._dispatch
 

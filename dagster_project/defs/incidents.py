@@ -131,12 +131,12 @@ def _partition_settings(context, run_settings, name: str, parse, overrides=None)
     return settings
 
 
-def _extraction_spec(source: PartitionedSource, group: str, what: str) -> dict[str, Any]:
+def _extraction_spec(source: PartitionedSource, group: str, content: str) -> dict[str, Any]:
     return {
         "key": landing_key(source),
         "partitions_def": source.partitions,
         "group_name": group,
-        "description": f"{what} of one configured source instance, in its own landing file.",
+        "description": f"{content} of one configured source instance, in its own landing file.",
         "kinds": {"duckdb", "python"},
         "tags": {EXTRACTION_TAG: source.kind},
     }

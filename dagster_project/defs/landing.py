@@ -61,20 +61,9 @@ def landing_key(source: PartitionedSource) -> dg.AssetKey:
     return dg.AssetKey(["landing", source.kind])
 
 
-def landing_asset_spec(source: PartitionedSource, group: str, description: str) -> dg.AssetSpec:
-    """Return the spec of a source's partitioned extraction asset."""
-    return dg.AssetSpec(
-        landing_key(source),
-        group_name=group,
-        description=description,
-        kinds={"duckdb", "python"},
-        partitions_def=source.partitions,
-    )
-
-
 def _merge_metadata(table: str, report: landing.MergeReport) -> dict[str, dg.MetadataValue]:
     return {
-        "rows_loaded": dg.MetadataValue.int(report.rows.get(table, 0)),
+        "rows_merged": dg.MetadataValue.int(report.rows.get(table, 0)),
         "partitions_merged": dg.MetadataValue.int(len(report.merged)),
         "partitions_without_landing_file": dg.MetadataValue.json(report.missing),
     }
