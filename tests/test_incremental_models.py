@@ -1,9 +1,9 @@
 """An incremental build of int_commits equals a full rebuild after late, changed and deleted rows.
 
-The refresh builds a warehouse; the test then edits the raw commit rows the
-way later loads do and runs dbt on int_commits twice: incrementally on the
-warehouse, and with ``--full-refresh`` on a copy. Both tables must hold the
-same rows.
+The refresh builds a warehouse, and the test edits its raw commit rows the
+way later loads do. Then dbt builds int_commits twice, incrementally on the
+warehouse and with ``--full-refresh`` on a copy. Both tables must contain
+the same rows.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_int_commits_late_and_deleted_rows(warehouse: Path, tmp_path: Path) -> N
             f"update raw_files__commits set subject = 'edited', _loaded_at = {LATER} where sha = ?",
             [changed],
         )
-        # A second source holds another commit, loaded later, so its row wins.
+        # A second source loads another commit later, so its row wins.
         con.execute(
             "insert into raw_git__commits by name "
             f"select * replace ('git:clone' as _source, 'from git' as subject, "

@@ -72,10 +72,10 @@ commit_services as (
 
     ),
 
-    -- Keys to compute again: rows loaded since the previous build; every key an
-    -- API source holds, because its pull request number comes from pull request
-    -- rows whose load time the commit row does not carry; and keys whose kept
-    -- row changed or is gone.
+    -- Keys to compute again. The first are keys with rows loaded since the
+    -- previous build. Every key of an API source follows, because its pull
+    -- request number comes from pull request rows whose load time the commit
+    -- row does not carry. The last are keys whose kept row changed or is gone.
     changed_keys as (
 
         select
