@@ -596,7 +596,7 @@ def load_entity_sql(
 
     The records that the SQL check does not pass, and every record whose key
     another record shares, go through ``_validate`` in file order. Fills
-    ``extract`` as ``_read_entity`` does, except that ``rows`` holds only the
+    ``extract`` as ``_read_entity`` does, except that ``rows`` contains only the
     rows ``_validate`` produced. Returns the rows stored, or None, having
     changed nothing, when the entity's files must be read by Python alone.
     """
@@ -609,8 +609,11 @@ def load_entity_sql(
     files_before = len(extract.files)
     paths = _readable_files(root, entity, extract, rejected)
     try:
+        if not paths:
+            raise files_sql.NotReadable("every file links out of the events folder")
         files_sql.stage_files(con, paths, entity)
     except files_sql.NotReadable:
+        # The Python path reads the folder again, files and links out of it alike.
         del extract.files[files_before:]
         return None
     try:
