@@ -45,7 +45,6 @@ Plain Python and DuckDB SQL, no Dagster imports.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
@@ -331,7 +330,7 @@ def _walk_new_deployments(
     rows = con.execute(
         f"""
         with walked as ({WALKED_SHIPMENTS})
-        select t.repo, t.service, c.sha, c.parent_shas
+        select t.repo, t.service, c.sha, {containment.PARENT_LIST}
         from containment_targets as t
         inner join int_commits as c on c.repo = t.repo
         where not exists (
@@ -343,7 +342,7 @@ def _walk_new_deployments(
     con.execute("drop table containment_targets")
     unwalked: dict[tuple[str, str], dict[str, tuple[str, ...]]] = defaultdict(dict)
     for repo, service, sha, parents in rows:
-        unwalked[(repo, service)][sha] = tuple(json.loads(parents or "[]"))
+        unwalked[(repo, service)][sha] = tuple(parents)
     return {
         target: containment.walk_deployments(items, unwalked.get(target, {}), set())
         for target, items in new_by_target.items()
