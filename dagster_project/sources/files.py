@@ -506,7 +506,7 @@ def _validate(
     """Append the raw rows of one record to ``rows``, or its rejection to ``rejected``.
 
     ``line`` is the record's position in its file, which orders records that
-    carry no time of their own. ``seen`` holds the keys taken so far.
+    carry no time of their own. ``seen`` contains the keys taken so far.
     """
     try:
         data = _require_object(record)

@@ -170,8 +170,8 @@ def _strict_json() -> str:
 
     DuckDB also reads trailing commas and inf or nan in any case, while Python
     rejects the first and reads only NaN, Infinity and -Infinity. A record
-    with such text, or with a surrogate escape, is left to Python; the check
-    also matches such text inside strings, which only costs speed.
+    with such text, or with a surrogate escape, is left to Python. The check
+    also matches such text inside strings, which costs speed but not accuracy.
     """
     return f"not regexp_matches(record::varchar, '{LENIENT_JSON_PATTERN}')"
 
