@@ -188,8 +188,11 @@ def write_file(folder: Path, entity: str, items: list[Any], form: str) -> int:
                 for name in columns
             ]
         )
-    (folder / f"{entity}.csv").write_text(buffer.getvalue())
-    return len(objects)
+    text = buffer.getvalue()
+    (folder / f"{entity}.csv").write_text(text)
+    # The file source reads one record per non-blank line after the header, so a
+    # value with a line break spans several records.
+    return sum(1 for line in text.split("\n")[1:] if line.strip())
 
 
 def loaded_records(entity: str, rows: list[dict[str, Any]]) -> int:
