@@ -41,6 +41,7 @@ def session_settings(folder: str, master: str) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.cteRecursionLevelLimit": "-1",
+        "spark.driver.memory": os.environ.get("DORA_SPARK_DRIVER_MEMORY", "1g"),
     }
 
 
