@@ -29,6 +29,11 @@ USER = "dora"
 # password of its throwaway keystore.
 HTTP_CLUSTER = "dora"
 KEYSTORE_PASSWORD = "throwaway-keystore"
+# Hive classes the Thrift server loads when it closes some sessions; pyspark 4.3
+# lacks this jar, so scripts/fetch-test-jars takes it from pyspark 3.5.5's sources.
+HIVE_LLAP_JAR = (
+    Path(__file__).resolve().parent.parent / ".cache/test-jars/hive-llap-common-2.3.9.jar"
+)
 
 
 def postgres_bin_dir() -> Path | None:
@@ -177,6 +182,11 @@ def spark_thrift_server(http: bool = False) -> Iterator[dict[str, str]]:
     warehouse and metastore live in a temporary folder, which also holds the
     staging folder of the table copies.
     """
+    if not HIVE_LLAP_JAR.exists():
+        raise RuntimeError(
+            f"{HIVE_LLAP_JAR} is missing, and without it the Spark Thrift server fails to "
+            "close some sessions: run `bash scripts/fetch-test-jars` (scripts/test runs it)"
+        )
     folder = Path(tempfile.mkdtemp(prefix="dora-spark-thrift-"))
     port = free_port()
     spark_home = _spark_home()
@@ -210,6 +220,7 @@ def spark_thrift_server(http: bool = False) -> Iterator[dict[str, str]]:
         "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
         "--master", "local[2]",
         "--name", "dora-thrift",
+        "--driver-class-path", str(HIVE_LLAP_JAR),
         "--conf", "spark.ui.enabled=false",
         "--conf", "spark.driver.host=127.0.0.1",
         "--conf", "spark.driver.bindAddress=127.0.0.1",

@@ -5,12 +5,15 @@ event set) is refreshed once on DuckDB and once per engine by the real
 refresh job; the engine's marts are copied back into its DuckDB file, and
 every row of every mart is compared with DuckDB's. PostgreSQL runs as a
 throwaway server on 127.0.0.1 (tests/engine_servers.py), Spark as a local
-pyspark session with a Hive metastore in a temporary folder.
+pyspark session with a Hive metastore in a temporary folder, and as a Spark
+Thrift server started from pyspark's jars on 127.0.0.1, over a socket and
+over HTTPS.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ import pytest
 
 from dagster_project import pipeline, settings, warehouse
 from tests.conftest import TESTS_DIR, write_events
-from tests.engine_servers import postgres_server, spark_settings
+from tests.engine_servers import postgres_server, spark_settings, spark_thrift_server
 from tests.mart_compare import table_differences
 
+ENGINES = ("postgres", "spark", "spark_thrift")
 # A column that contains the time of the run, so it differs between any two runs.
 RUN_TIME_COLUMNS = {"pipeline_settings": ("built_at",)}
 CASES_AS_OF = "2025-06-01T00:00:00+00:00"
@@ -109,14 +113,30 @@ def postgres_environment() -> Iterator[dict[str, str]]:
         yield environment
 
 
+@pytest.fixture(scope="module")
+def spark_thrift_environment() -> Iterator[dict[str, str]]:
+    with spark_thrift_server() as environment:
+        yield environment
+
+
+@pytest.fixture(scope="module")
+def spark_http_environment() -> Iterator[dict[str, str]]:
+    with spark_thrift_server(http=True) as environment:
+        yield environment
+
+
 @pytest.fixture
-def engine_environment(request, postgres_environment) -> Iterator[dict[str, str]]:
+def engine_environment(request) -> Iterator[dict[str, str]]:
     engine = request.param
-    if engine == "postgres":
-        yield {"DORA_ENGINE": "postgres", **postgres_environment}
+    if engine == "spark":
+        with spark_settings() as environment:
+            yield {"DORA_ENGINE": "spark", **environment}
         return
-    with spark_settings() as environment:
-        yield {"DORA_ENGINE": "spark", **environment}
+    # Servers start on first use, so a worker that runs no test of an engine starts none.
+    server = request.getfixturevalue(f"{engine}_environment")
+    # Each test gets its own schema, so no table of an earlier test is read.
+    schema_setting = "DORA_POSTGRES_SCHEMA" if engine == "postgres" else "DORA_SPARK_SCHEMA"
+    yield {"DORA_ENGINE": engine, **server, schema_setting: f"dora_{uuid.uuid4().hex[:8]}"}
 
 
 def mart_tables() -> list[str]:
@@ -125,8 +145,17 @@ def mart_tables() -> list[str]:
     return sorted(MART_MODELS)
 
 
-@pytest.mark.parametrize("input_name", ["sample", "cases"])
-@pytest.mark.parametrize("engine_environment", ["postgres", "spark"], indirect=True)
+# The HTTP target differs from the Thrift one only in its transport, so it
+# builds the sample alone.
+ENGINE_INPUTS = [
+    *((engine, input_name) for engine in ENGINES for input_name in ("sample", "cases")),
+    ("spark_http", "sample"),
+]
+
+
+@pytest.mark.parametrize(
+    ("engine_environment", "input_name"), ENGINE_INPUTS, indirect=["engine_environment"]
+)
 def test_marts_match_duckdb(
     input_name: str,
     engine_environment: dict[str, str],
