@@ -121,7 +121,7 @@ def walk_deployments(
 ) -> dict[str, VisitOrder]:
     """Walk ``targets`` of one ``(repo, service)`` in visiting order; map each reached sha.
 
-    ``shipped`` holds the commits earlier walks reached, and it grows.
+    ``shipped`` contains the commits earlier walks reached, and this walk adds to it.
     """
     first: dict[str, VisitOrder] = {}
     for deployment in sorted(targets, key=lambda d: (d.deployed_at, d.deployment_key)):

@@ -10,7 +10,7 @@ source instance name, so the extractors run on it unchanged.
 
 Each write copies the landing file, writes the copy and renames the copy over
 the original only when the write succeeds. A failed run therefore leaves the
-last good landing file in place, and the merge, which only reads, never sees
+last good landing file in place, and the merge, which only reads, never reads
 a half-written one. Writers of one landing file wait for each other on an
 ``fcntl.flock`` beside it.
 """

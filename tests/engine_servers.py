@@ -179,7 +179,7 @@ def spark_thrift_server(http: bool = False) -> Iterator[dict[str, str]]:
     ``http`` those of ``spark_http``: HTTPS with a self-signed certificate,
     which ``SSL_CERT_FILE`` makes Python trust. The server checks no password
     or token (authentication NONE), as a development server does. Its
-    warehouse and metastore live in a temporary folder, which also holds the
+    warehouse and metastore live in a temporary folder, which also contains the
     staging folder of the table copies.
     """
     if not HIVE_LLAP_JAR.exists():

@@ -200,7 +200,7 @@ def _mismatched_marts(pair: Pair) -> dict[str, tuple]:
     return mismatched
 
 
-def test_the_cut_copy_lacks_the_last_day(sample: tuple[Path, Path]) -> None:
+def test_cut_copy_lacks_last_day(sample: tuple[Path, Path]) -> None:
     events, cut = sample
     for name in ("commits.jsonl", "deployments.jsonl"):
         whole = (events / name).read_text().splitlines()
@@ -239,7 +239,7 @@ def test_changed_status_matches_a_full_build(changed_status: Pair) -> None:
     assert _mismatched_marts(changed_status) == {}
 
 
-def test_the_last_day_is_counted(warehouses: Pair) -> None:
+def test_incremental_counts_last_day(warehouses: Pair) -> None:
     zone = ZoneInfo("Europe/Berlin")
     with duckdb.connect(str(warehouses.incremental), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")

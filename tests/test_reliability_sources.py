@@ -1,7 +1,7 @@
 """A source that stays down fails its own assets only; the next run catches up.
 
 The GitHub repository's partition runs in-process, then the file source and
-the GitHub merge. While the fake GitHub answers 503 to everything, the GitHub
+the GitHub merge. While the fake GitHub returns 503 for every request, the GitHub
 extraction fails with an error
 that names the URL and the status, the file source still loads, and the
 GitHub rows and cursors of the earlier run stay as they were. When GitHub is

@@ -339,7 +339,7 @@ def _scan(path: Path, file_index: int, entity: str) -> tuple[str, list[Any]]:
     # NOTE: row_number() over () numbers the records in file order because DuckDB
     # 2.0.1 runs this window in one thread over the scan. That order was checked
     # against Python's on the 205 k pull requests and 159 k deployments of the
-    # large benchmark sample; the record count check below would not catch a
+    # large benchmark sample. The record count check below would not catch a
     # DuckDB that numbered records out of order.
     sql = f"""
         select
