@@ -159,17 +159,9 @@ def extract_pagerduty(
         retry=RetryPolicy(max_retries=pagerduty_api.max_retries),
         logger=context.log,
     )
-    with landing_files.write(
-        partitions.PAGERDUTY.kind, settings.source, context.run.run_id, pagerduty.RAW_TABLES
-    ) as con:
-        ensure_raw_tables(con, pagerduty.RAW_TABLES)
-        with client:
-            try:
-                summary = pagerduty.load(con, client, settings, datetime.now(UTC), context.log)
-            except ApiError as error:
-                raise _api_failure("PagerDuty", error) from None
-    _report(context, "PagerDuty", summary)
-    return dg.MaterializeResult(metadata=_metadata(summary))
+    return _extract_api_incidents(
+        context, landing_files, partitions.PAGERDUTY, "PagerDuty", pagerduty, settings, client
+    )
 
 
 @dg.asset(**_extraction_spec(partitions.OPSGENIE, "raw_opsgenie", "Opsgenie incidents"))
@@ -190,17 +182,9 @@ def extract_opsgenie(
         retry=RetryPolicy(max_retries=opsgenie_api.max_retries),
         logger=context.log,
     )
-    with landing_files.write(
-        partitions.OPSGENIE.kind, settings.source, context.run.run_id, opsgenie.RAW_TABLES
-    ) as con:
-        ensure_raw_tables(con, opsgenie.RAW_TABLES)
-        with client:
-            try:
-                summary = opsgenie.load(con, client, settings, datetime.now(UTC), context.log)
-            except ApiError as error:
-                raise _api_failure("Opsgenie", error) from None
-    _report(context, "Opsgenie", summary)
-    return dg.MaterializeResult(metadata=_metadata(summary))
+    return _extract_api_incidents(
+        context, landing_files, partitions.OPSGENIE, "Opsgenie", opsgenie, settings, client
+    )
 
 
 @dg.asset(
@@ -232,6 +216,33 @@ def extract_statuspage(
         except (ApiError, FileNotFoundError) as error:
             raise dg.Failure(f"Statuspage: {error}") from None
     _report(context, "Statuspage", summary)
+    return dg.MaterializeResult(metadata=_metadata(summary))
+
+
+def _extract_api_incidents(
+    context: dg.AssetExecutionContext,
+    landing_files: LandingResource,
+    source: PartitionedSource,
+    system: str,
+    module: Any,
+    settings: Any,
+    client: Any,
+) -> dg.MaterializeResult:
+    """Load one incident API source through ``client`` into its landing file and report it.
+
+    ``module`` is the source module (PagerDuty or Opsgenie): its ``RAW_TABLES``
+    and ``load`` function.
+    """
+    with landing_files.write(
+        source.kind, settings.source, context.run.run_id, module.RAW_TABLES
+    ) as con:
+        ensure_raw_tables(con, module.RAW_TABLES)
+        with client:
+            try:
+                summary = module.load(con, client, settings, datetime.now(UTC), context.log)
+            except ApiError as error:
+                raise _api_failure(system, error) from None
+    _report(context, system, summary)
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
