@@ -72,6 +72,7 @@ def extract_partitions(
                     instance=instance,
                     partition_key=key,
                     raise_on_error=False,
+                    tags=run_history.process_tags(),
                 )
             )
     return results
@@ -114,11 +115,15 @@ def run_refresh_job(
         )
     keep = run_history.runs_to_keep()
     with locking.warehouse_lock(warehouse_path):
+        run_history.fail_orphaned_runs(instance)
         runs = extract_partitions(defs, instance, run_settings, run_config)
         if all(run.success for run in runs):
             runs.append(
                 job.execute_in_process(
-                    run_config=run_config, instance=instance, raise_on_error=False
+                    run_config=run_config,
+                    instance=instance,
+                    raise_on_error=False,
+                    tags=run_history.process_tags(),
                 )
             )
     run_history.prune_run_history(instance, keep)

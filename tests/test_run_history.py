@@ -1,16 +1,24 @@
-"""The Dagster run history is pruned to the newest finished runs."""
+"""The Dagster run history: orphaned runs are failed, then old finished runs pruned."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
+from dagster_project import pipeline, settings
 from dagster_project.defs.run_history import prune_run_history_sensor
 from dagster_project.run_history import (
     KEEP_RUNS_ENV,
     RunHistoryError,
+    fail_orphaned_runs,
+    process_tags,
     prune_run_history,
     runs_to_keep,
 )
@@ -97,3 +105,81 @@ def test_sensor_prunes_after_success(instance, monkeypatch):
     )
     prune_run_history_sensor(context)
     assert [run.run_id for run in instance.get_runs()] == [run_ids[-1]]
+
+
+KILLED_RUN_SCRIPT = """
+import pathlib, sys, time
+import dagster as dg
+from dagster_project.run_history import process_tags
+
+@dg.op
+def wait_for_kill(context) -> None:
+    pathlib.Path(sys.argv[1], "op-started").touch()
+    time.sleep(600)
+
+@dg.job
+def killed_job() -> None:
+    wait_for_kill()
+
+with dg.instance_for_test(temp_dir=sys.argv[1]) as instance:
+    killed_job.execute_in_process(instance=instance, tags=process_tags())
+"""
+
+
+def start_killed_run(tmp_path: Path) -> None:
+    """Execute a job in a child process that is killed with SIGKILL mid-run."""
+    script = tmp_path / "killed_run.py"
+    script.write_text(KILLED_RUN_SCRIPT)
+    child = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "op-started").exists():
+        assert child.poll() is None, f"the child process exited with {child.returncode}"
+        assert time.monotonic() < deadline, "the child's op did not start within 120 s"
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+
+
+def test_killed_run_is_failed_then_pruned(instance, tmp_path):
+    start_killed_run(tmp_path)
+    [orphan] = instance.get_runs()
+    assert orphan.status == dg.DagsterRunStatus.STARTED
+    finished = run_times(instance, 2)
+
+    assert fail_orphaned_runs(instance) == [orphan.run_id]
+
+    assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert fail_orphaned_runs(instance) == []
+    assert prune_run_history(instance, keep=2) == 1
+    assert {run.run_id for run in instance.get_runs()} == set(finished)
+
+
+def test_live_and_untagged_runs_stay_started(instance):
+    live = instance.create_run_for_job(tiny_job, tags=process_tags())
+    untagged = instance.create_run_for_job(tiny_job)
+    for run in (live, untagged):
+        instance.report_dagster_event(
+            dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name
+            ),
+            run_id=run.run_id,
+        )
+    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+
+    assert fail_orphaned_runs(instance) == []
+    statuses = {instance.get_run_by_id(run.run_id).status for run in (live, untagged)}
+    assert statuses == {dg.DagsterRunStatus.STARTED}
+
+
+def test_refresh_fails_orphaned_runs(instance, tmp_path, monkeypatch):
+    start_killed_run(tmp_path)
+    [orphan] = instance.get_runs()
+    failed_extraction = SimpleNamespace(success=False)
+    monkeypatch.setattr(pipeline, "extract_partitions", lambda *args: [failed_extraction])
+    # run_refresh_job sets the warehouse variable, so let monkeypatch restore it.
+    monkeypatch.setenv(settings.WAREHOUSE_ENV, "")
+
+    result = pipeline.run_refresh_job(str(tmp_path / "warehouse.duckdb"), instance=instance)
+
+    assert result.runs == [failed_extraction]
+    assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
