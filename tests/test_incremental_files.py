@@ -1,13 +1,22 @@
-"""The file source skips an entity whose files, settings and parser are unchanged."""
+"""The file source skips unchanged entities and keeps the load time of unchanged rows.
+
+An entity whose files, settings and parser are unchanged is not read again.
+A changed entity is stored by record key: rows equal to a stored row keep
+their ``_loaded_at``, new and changed rows get the new load time, and rows
+whose record left the files are deleted.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from dagster_project import warehouse
 from dagster_project.config import parse_config
-from dagster_project.sources import files
+from dagster_project.sources import files, files_upsert
 
 CONFIG = parse_config({}, Path("."))
 COMMIT = {
@@ -30,6 +39,17 @@ def _write(folder: Path, commits: list[dict], deployments: list[dict]) -> Path:
     (folder / "commits.json").write_text(json.dumps(commits))
     (folder / "deployments.json").write_text(json.dumps(deployments))
     return folder
+
+
+def _write_jsonl(path: Path, items: list[dict]) -> None:
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+
+
+def _write_csv(path: Path, items: list[dict]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(items[0]))
+        writer.writeheader()
+        writer.writerows(items)
 
 
 def _loaded_at(con, table: str) -> list:
@@ -93,3 +113,110 @@ def test_rows_removed_since_the_last_load_are_loaded_again(tmp_path: Path) -> No
         commits = con.execute("select count(*) from raw_files__commits").fetchone()[0]
     assert "commits" not in again.unchanged
     assert commits == 1
+
+
+def _stored(con, table: str) -> dict[str, tuple]:
+    """Map each file-source record key of ``table`` to its ``_loaded_at`` and payload."""
+    rows = con.execute(
+        f"select _record_key, _loaded_at, _payload from {table} where _source = 'files'"
+    ).fetchall()
+    return {key: (loaded_at, payload) for key, loaded_at, payload in rows}
+
+
+def _content(con, table: str) -> list[tuple]:
+    return con.execute(f"select * exclude (_loaded_at) from {table} order by all").fetchall()
+
+
+def _reload_whole(folder: Path, path: Path, config=CONFIG) -> dict[str, list[tuple]]:
+    """Load ``folder`` into a new warehouse and return each raw table without ``_loaded_at``."""
+    with warehouse.open_warehouse(path) as con:
+        files.load_events(con, folder, config)
+        return {table: _content(con, table) for table in files.RAW_TABLE_OF.values()}
+
+
+def _commit(sha: str, subject: str = "work") -> dict:
+    return {**COMMIT, "sha": sha, "subject": subject}
+
+
+@pytest.mark.parametrize("name", ["commits.jsonl", "commits.csv"])
+def test_upsert_keeps_unchanged_rows(tmp_path: Path, name: str) -> None:
+    """The SQL pass (JSON Lines) and the Python reader (CSV) store rows the same way."""
+    events = tmp_path / "events"
+    events.mkdir()
+    write = _write_jsonl if name.endswith(".jsonl") else _write_csv
+    write(events / name, [_commit("a1"), _commit("b2"), _commit("c3")])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, CONFIG)
+        before = _stored(con, "raw_files__commits")
+        write(events / name, [_commit("a1"), _commit("b2", "edited"), _commit("d4")])
+        extract = files.load_events(con, events, CONFIG)
+        after = _stored(con, "raw_files__commits")
+        content = _content(con, "raw_files__commits")
+    assert set(after) == {"default:a1", "default:b2", "default:d4"}
+    assert after["default:a1"] == before["default:a1"]
+    assert after["default:b2"][0] > before["default:b2"][0]
+    assert after["default:d4"][0] == after["default:b2"][0]
+    assert extract.upserts["commits"] == files_upsert.UpsertCounts(kept=1, inserted=2, deleted=2)
+    assert extract.counts()["commits_loaded"] == 3
+    assert content == _reload_whole(events, tmp_path / "whole.duckdb")["raw_files__commits"]
+
+
+def test_upsert_replaces_changed_deployment_rows(tmp_path: Path) -> None:
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    second = {**DEPLOYMENT, "id": "d2", "finished_at": "2024-03-04T12:00:00+00:00"}
+    events = _write(tmp_path / "events", [COMMIT], [DEPLOYMENT, second])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, config)
+        before = _stored(con, "raw_files__deployment_statuses")
+        _write(events, [COMMIT], [DEPLOYMENT, {**second, "status": "failure"}])
+        files.load_events(con, events, config)
+        after = _stored(con, "raw_files__deployment_statuses")
+        content = _content(con, "raw_files__deployment_statuses")
+    [first_key] = [key for key in before if key.startswith("d1|")]
+    [second_key] = [key for key in before if key.startswith("d2|")]
+    assert set(after) == set(before)
+    assert after[first_key] == before[first_key]
+    assert after[second_key][0] > before[second_key][0]
+    assert '"failure"' in after[second_key][1]
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert content == whole["raw_files__deployment_statuses"]
+
+
+def test_upsert_moves_records_through_quarantine(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    broken = {**_commit("b2"), "authored_at": "yesterday"}
+    _write_jsonl(events / "commits.jsonl", [_commit("a1"), broken])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, CONFIG)
+        first = con.execute("select location from quarantine").fetchall()
+        # b2 was fixed in the file, and a1 broke.
+        _write_jsonl(events / "commits.jsonl", [{**_commit("a1"), "sha": ""}, _commit("b2")])
+        files.load_events(con, events, CONFIG)
+        second = con.execute("select location, reason from quarantine").fetchall()
+        stored = sorted(_stored(con, "raw_files__commits"))
+    assert first == [("commits.jsonl:2",)]
+    assert len(second) == 1
+    assert second[0][0] == "commits.jsonl:1"
+    assert "sha" in second[0][1]
+    assert stored == ["default:b2"]
+
+
+def test_upsert_replaces_whole_on_repeated_keys(tmp_path: Path) -> None:
+    """Two deployment files can give two rows one key, so the entity is replaced whole."""
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    events = _write(tmp_path / "events", [COMMIT], [DEPLOYMENT])
+    _write_jsonl(events / "deployments.jsonl", [DEPLOYMENT])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, config)
+        _write_jsonl(events / "deployments.jsonl", [{**DEPLOYMENT, "status": "failure"}])
+        extract = files.load_events(con, events, config)
+        content = _content(con, "raw_files__deployment_statuses")
+        states = con.execute("select state from raw_files__deployment_statuses order by all")
+        states = [state for (state,) in states.fetchall()]
+    assert extract.upserts["deployments"] == files_upsert.UpsertCounts(
+        kept=0, inserted=2, deleted=2
+    )
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert content == whole["raw_files__deployment_statuses"]
+    assert states == ["failure", "success"]

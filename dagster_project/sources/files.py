@@ -19,7 +19,7 @@ from typing import Any
 
 from dagster_project import warehouse
 from dagster_project.config import PipelineConfig
-from dagster_project.sources import files_sql
+from dagster_project.sources import files_sql, files_upsert
 from dagster_project.timeparse import TimestampError, parse_timestamp
 
 SOURCE = "files"
@@ -65,6 +65,8 @@ class FileExtract:
     # Rows loaded per entity by ``load_events``, which keeps in ``rows`` only the
     # rows that the Python validator produced (DuckDB loads the others itself).
     loaded: dict[str, int] = field(default_factory=dict)
+    # Per entity stored by ``load_events``: the raw rows it kept, inserted and deleted.
+    upserts: dict[str, files_upsert.UpsertCounts] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         result = {}
@@ -592,7 +594,7 @@ def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | No
 def load_entity_sql(
     con, root: Path, entity: str, config: PipelineConfig, extract: FileExtract
 ) -> int | None:
-    """Replace the raw rows of one entity, checking and loading clean records in DuckDB.
+    """Store the raw rows of one entity, checking and loading clean records in DuckDB.
 
     The records that the SQL check does not pass, and every record whose key
     another record shares, go through ``_validate`` in file order. Fills
@@ -629,13 +631,14 @@ def load_entity_sql(
             files_sql.mark_python(con, shared)
             positions |= shared
             rows, python_rejected = _validate_at(paths, positions, entity, config)
-        stored = _replace_entity_rows(con, entity, rows)
+        counts = _store_entity_rows(con, entity, rows, with_checked=True)
     finally:
         files_sql.drop_tables(con)
     extract.rows[entity] = rows
     extract.rejected[entity] = rejected + python_rejected
-    extract.loaded[entity] = stored
-    return stored
+    extract.loaded[entity] = counts.stored
+    extract.upserts[entity] = counts
+    return counts.stored
 
 
 def _validate_at(
@@ -654,29 +657,41 @@ def _validate_at(
     return rows, rejected
 
 
-def _replace_entity_rows(con, entity: str, rows: list[dict[str, Any]]) -> int:
-    """Replace the entity's raw rows with the checked records and ``rows``, in one transaction."""
+def _store_entity_rows(
+    con, entity: str, rows: list[dict[str, Any]], with_checked: bool
+) -> files_upsert.UpsertCounts:
+    """Store ``rows``, and with ``with_checked`` the SQL-checked records, as the entity's rows.
+
+    Rows equal to a stored row keep its ``_loaded_at`` (see ``files_upsert``).
+    Runs in one transaction.
+    """
     table = RAW_TABLE_OF[entity]
     columns = {**warehouse.BOOKKEEPING_COLUMNS, **warehouse.RAW_TABLES[table]}
     loaded_at = datetime.now(UTC)
-    con.execute("begin transaction")
+    files_upsert.create_new_table(con, table)
     try:
-        con.execute(f"delete from {table} where _source = ?", [SOURCE])
-        bookkeeping = {"_source": SOURCE, "_loaded_at": loaded_at}
-        stored = files_sql.insert_checked(con, entity, table, columns, bookkeeping)
+        if with_checked:
+            bookkeeping = {"_source": SOURCE, "_loaded_at": loaded_at}
+            files_sql.insert_checked(con, entity, files_upsert.NEW_TABLE, columns, bookkeeping)
         if rows:
-            warehouse.insert_rows(con, table, columns, rows, loaded_at)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return stored + len(rows)
+            warehouse.insert_rows(con, files_upsert.NEW_TABLE, columns, rows, loaded_at)
+        con.execute("begin transaction")
+        try:
+            counts = files_upsert.upsert_from_new_table(con, table, list(columns), SOURCE)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        files_upsert.drop_new_table(con)
+    return counts
 
 
 def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
-    """Replace the file source's raw rows and quarantine entries with the folder's contents.
+    """Make the file source's raw rows and quarantine entries match the folder's contents.
 
-    An entity whose files, settings and parser are unchanged since its last
+    Raw rows whose content did not change keep their ``_loaded_at``
+    (``files_upsert``). An entity whose files, settings and parser are unchanged since its last
     load (same content fingerprint, stored in ``pipeline_cursors``) is not
     read again: its ``rows`` and ``rejected`` are empty and ``unchanged``
     holds the counts of that load.
@@ -693,12 +708,15 @@ def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
             extract.unchanged[entity] = unchanged
             extract.rows[entity], extract.rejected[entity] = [], []
             continue
-        table = RAW_TABLE_OF[entity]
         stored = load_entity_sql(con, root, entity, config, extract)
         if stored is None:
             _read_entity(root, entity, config, extract)
-            stored = warehouse.replace_source_rows(con, table, SOURCE, extract.rows[entity])
+            # The last row of a repeated key wins, as in warehouse.upsert_rows.
+            unique = {row["_record_key"]: row for row in extract.rows[entity]}
+            counts = _store_entity_rows(con, entity, list(unique.values()), with_checked=False)
+            extract.upserts[entity] = counts
             extract.loaded[entity] = len(extract.rows[entity])
+            stored = counts.stored
         quarantined = warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
         cursor = {
             "sha256": fingerprint,
