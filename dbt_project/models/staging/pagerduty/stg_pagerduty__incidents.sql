@@ -34,7 +34,9 @@ source as (
 renamed as (
 
     select
-        _source as source,
+        -- The section's source_name: the text of the partition key before its first ':'.
+        {{ dbt.split_part('_source', "':'", 1) }} as source,
+        _source as partition_key,
         incident_id,
         service,
         alert_at,
@@ -52,9 +54,40 @@ renamed as (
 
 ),
 
+-- A section split into per-service partitions can hold one incident under two
+-- partition keys. For example, an incident moved to another listed service is loaded by both.
+-- After a switch between one partition and one per service, both keys hold
+-- it until the merge deletes the earlier key's rows. The latest update wins.
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source, incident_id
+            order by updated_at desc nulls last, loaded_at desc nulls last, partition_key asc
+        ) as load_rank
+    from renamed
+
+),
+
 final as (
 
-    select * from renamed
+    select
+        source,
+        incident_id,
+        service,
+        alert_at,
+        resolved_at,
+        updated_at,
+        caused_by_deployment_id,
+        root_cause_sha,
+        merged_into,
+        resolution_reason,
+        is_production,
+        record_index,
+        loaded_at
+    from ranked
+    where load_rank = 1
 
 )
 

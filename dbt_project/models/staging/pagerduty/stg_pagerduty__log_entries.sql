@@ -30,7 +30,9 @@ source as (
 renamed as (
 
     select
-        _source as source,
+        -- The section's source_name: the text of the partition key before its first ':'.
+        {{ dbt.split_part('_source', "':'", 1) }} as source,
+        _source as partition_key,
         log_entry_id,
         incident_id,
         entry_type,
@@ -44,9 +46,34 @@ renamed as (
 
 ),
 
+-- A log entry can be stored under two partition keys of one section, as its
+-- incident can (see stg_pagerduty__incidents); the latest load wins.
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source, log_entry_id
+            order by loaded_at desc nulls last, partition_key asc
+        ) as load_rank
+    from renamed
+
+),
+
 final as (
 
-    select * from renamed
+    select
+        source,
+        log_entry_id,
+        incident_id,
+        entry_type,
+        created_at,
+        channel_type,
+        agent_type,
+        record_index,
+        loaded_at
+    from ranked
+    where load_rank = 1
 
 )
 
