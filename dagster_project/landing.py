@@ -20,11 +20,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import duckdb
 
@@ -139,11 +139,12 @@ def write_landing(
 
 @dataclass
 class MergeReport:
-    """Rows per table copied by one merge, and the keys merged or still without a file."""
+    """Rows per table copied by one merge, and the keys merged, still without a file or retired."""
 
     rows: dict[str, int] = field(default_factory=dict)
     merged: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
 
 
 def _tables_of(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -191,23 +192,66 @@ def _merge_one(con, path: Path, source: str, tables: Iterable[str], report: Merg
         con.execute("detach landing")
 
 
+def _retired_sources(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    tables: Iterable[str],
+    sources: list[str],
+    complete_sections: set[str],
+    section_of: Callable[[str], str],
+) -> list[str]:
+    """Return the earlier keys of the complete sections: ``_source`` values that are no longer keys.
+
+    Candidates are the keys of the kind's landing files and the ``_source``
+    values of its raw tables, so sources of other kinds are never candidates.
+    """
+    candidates = {unquote(path.name.removesuffix(".duckdb")) for path in folder.glob("*.duckdb")}
+    candidates = {name for name in candidates if not name.endswith(".draft")}
+    for table in tables:
+        rows = con.execute(f"select distinct _source from main.{table}").fetchall()
+        candidates.update(row[0] for row in rows if row[0] is not None)
+    return sorted(
+        source
+        for source in candidates
+        if source not in sources and section_of(source) in complete_sections
+    )
+
+
+def _delete_sources(
+    con: duckdb.DuckDBPyConnection, tables: Iterable[str], retired: list[str]
+) -> None:
+    con.execute("begin transaction")
+    try:
+        for table in tables:
+            con.execute(f"delete from main.{table} where list_contains(?, _source)", [retired])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def merge_landing(
     con: duckdb.DuckDBPyConnection,
     root: Path,
     kind: str,
     sources: Iterable[str],
     tables: Mapping[str, Mapping[str, str]],
+    section_of: Callable[[str], str] | None = None,
 ) -> MergeReport:
     """Replace the warehouse rows of each source with the rows of its landing file.
 
     ``sources`` are the configured partition keys, each equal to the
     ``_source`` of its rows. A key without a landing file yet keeps its
     warehouse rows and is listed in ``missing``. Rows of sources no longer
-    configured stay in the warehouse, as they did before landing files.
-    Each file is merged in one transaction.
+    configured stay in the warehouse, as they did before landing files,
+    unless ``section_of`` is given: then, once every configured key of a
+    section has been merged, the rows of the section's other ``_source``
+    values (its keys before the configuration changed) are deleted from every
+    table and listed in ``retired``. Each file, and the deletion, is one transaction.
     """
     warehouse.ensure_raw_tables(con, tables)
     con.execute(HTTP_CACHE_DDL)
+    sources = list(sources)
     report = MergeReport({table: 0 for table in tables})
     for source in sources:
         path = landing_path(root, kind, source)
@@ -216,4 +260,14 @@ def merge_landing(
             continue
         _merge_one(con, path, source, [*tables, *BOOKKEEPING_TABLES], report)
         report.merged.append(source)
+    if section_of is None:
+        return report
+    # A section waits until each of its keys has a landing file, so its
+    # incidents stay in the warehouse, under the earlier keys, until then.
+    complete = {section_of(key) for key in sources} - {section_of(key) for key in report.missing}
+    report.retired = _retired_sources(con, root / kind, tables, sources, complete, section_of)
+    if report.retired:
+        # NOTE: a new key's first run reads from `since` or `initial_days` back,
+        # so incidents older than that, loaded only under an earlier key, are lost here.
+        _delete_sources(con, [*tables, *BOOKKEEPING_TABLES], report.retired)
     return report

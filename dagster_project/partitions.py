@@ -5,20 +5,27 @@ source instance and the item and stays the same across runs:
 
 - ``github_repositories``: ``github:<owner>/<repo>``, one per ``sources.github.repos`` entry;
 - ``gitlab_projects``: ``gitlab:<group>/<project>``, one per ``sources.gitlab.projects`` entry;
-- ``pagerduty_sources``, ``opsgenie_sources``, ``statuspage_pages``: the section's
-  ``source_name`` (default ``pagerduty``, ``opsgenie``, ``statuspage``), one key
-  when the section is configured and enabled.
+- ``pagerduty_sources``: ``<source_name>:<service id>``, one per
+  ``sources.pagerduty.service_ids`` entry, or the section's ``source_name``
+  (default ``pagerduty``) alone when ``service_ids`` is empty, because then
+  the configuration does not list the account's services;
+- ``opsgenie_sources``: ``<source_name>:<service id>`` per
+  ``sources.opsgenie.service_ids`` entry, plus ``<source_name>:alerts`` when
+  ``include_alerts`` is true, or the ``source_name`` (default ``opsgenie``)
+  alone when ``service_ids`` is empty;
+- ``statuspage_pages``: the section's ``source_name`` (default ``statuspage``).
 
-A PagerDuty or Opsgenie section is one partition, not one per service or
-team, because all its rows share one ``_source`` and one cursor, and a merge
-replaces rows by ``_source``. Also, with ``service_ids`` empty PagerDuty
-returns every service of the account, which the configuration does not list.
+A section that is absent or disabled has no key. Each incident partition has
+its own cursor and landing file. The dbt staging models name the section (the
+text before the first ``:``) as an incident's source, so the incident keys and
+marts are the same whether a section is one partition or one per service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -27,6 +34,7 @@ from dagster_project.sources import github, gitlab
 from dagster_project.sources import incidents_opsgenie as opsgenie
 from dagster_project.sources import incidents_pagerduty as pagerduty
 from dagster_project.sources import incidents_statuspage as statuspage
+from dagster_project.sources.incidents_common import PARTITION_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class PartitionedSource:
     kind: str
     partitions: dg.DynamicPartitionsDefinition
     keys_of: Callable[[PipelineConfig], list[str]]
+    # Return the configuration section a key belongs to. Set for kinds whose
+    # section may be one key or several, so the merge deletes the rows of the
+    # keys a section no longer has instead of counting those incidents twice.
+    section_of: Callable[[str], str] | None = None
 
     @property
     def job_name(self) -> str:
@@ -52,12 +64,19 @@ def _gitlab_keys(config: PipelineConfig) -> list[str]:
     return [project.source for project in parsed.projects]
 
 
-def _section_keys(parse: Callable[..., object], name: str) -> Callable[[PipelineConfig], list[str]]:
+def _incident_keys(module: Any, name: str) -> Callable[[PipelineConfig], list[str]]:
+    """Return the key function of an incident source whose section splits by service."""
+
     def keys(config: PipelineConfig) -> list[str]:
-        settings = parse(config.sources.get(name))
-        return [] if settings is None else [settings.source]
+        settings = module.parse_settings(config.sources.get(name))
+        return [] if settings is None else list(module.settings_by_partition(settings))
 
     return keys
+
+
+def incident_section(key: str) -> str:
+    """Return the ``source_name`` of the section an incident partition key belongs to."""
+    return key.split(PARTITION_SEPARATOR, 1)[0]
 
 
 def _statuspage_keys(config: PipelineConfig) -> list[str]:
@@ -75,12 +94,14 @@ GITLAB = PartitionedSource(
 PAGERDUTY = PartitionedSource(
     "pagerduty",
     dg.DynamicPartitionsDefinition(name="pagerduty_sources"),
-    _section_keys(pagerduty.parse_settings, "pagerduty"),
+    _incident_keys(pagerduty, "pagerduty"),
+    incident_section,
 )
 OPSGENIE = PartitionedSource(
     "opsgenie",
     dg.DynamicPartitionsDefinition(name="opsgenie_sources"),
-    _section_keys(opsgenie.parse_settings, "opsgenie"),
+    _incident_keys(opsgenie, "opsgenie"),
+    incident_section,
 )
 STATUSPAGE = PartitionedSource(
     "statuspage", dg.DynamicPartitionsDefinition(name="statuspage_pages"), _statuspage_keys
@@ -132,7 +153,9 @@ def sync_keys(
 ) -> list[KeyChanges]:
     """Add the keys of newly configured items and delete the keys of removed ones.
 
-    A deleted key's landing file and warehouse rows are left in place.
+    A deleted key's landing file is left in place. Its warehouse rows stay too,
+    except for a key that is no longer part of a still configured incident
+    section, whose rows the source's next merge deletes.
     """
     changes = key_changes(instance, config, sources)
     for change in changes:

@@ -2,10 +2,12 @@
 
 Each source is configured in its section of the pipeline configuration
 (``sources.pagerduty``, ``sources.opsgenie``, ``sources.statuspage``; see
-docs/sources-incidents.md). A configured section is one partition of the
-source's extraction asset, keyed by its ``source_name``, which writes the
-section's landing file; the source's merge asset copies it into the raw
-tables. A source with no section has no partition, and its merge asset
+docs/sources-incidents.md). A configured section is one or more partitions
+of the source's extraction asset: one per listed PagerDuty or Opsgenie
+service (``dagster_project/partitions.py`` lists the keys), else one keyed
+by its ``source_name``. Each partition writes its own landing file, and the
+source's merge asset copies them into the raw tables. A source with no
+section has no partition, and its merge asset
 creates its raw tables empty, so the refresh job runs for teams without it.
 Tokens are read only when the source is configured: from the
 resource's ``token`` (which may be ``dg.EnvVar("NAME")``), else from the
@@ -110,25 +112,32 @@ def _api_failure(label: str, error: ApiError) -> dg.Failure:
     )
 
 
-def _partition_settings(context, run_settings, name: str, parse, overrides=None):
-    """Return the settings of the section whose ``source_name`` is the run's partition key.
+def _partition_settings(context, run_settings, name: str, parse, overrides=None, split=None):
+    """Return the settings of the run's partition of the ``sources.<name>`` section.
 
     ``overrides`` replace keys of the section; passing them also passes the
     configuration file's folder to ``parse``, for relative file locations.
+    ``split`` maps the section's settings to those of each partition key; by
+    default the section is one partition, keyed by its ``source_name``.
     """
     section, base = _section(run_settings, name)
     if overrides is None:
         settings = _parse(parse, section)
     else:
         settings = _parse(parse, {**(section or {}), **overrides} if section else section, base)
+    by_key = {} if settings is None else (split or _one_partition)(settings)
     key = context.partition_key
-    if settings is None or settings.source != key:
+    if key not in by_key:
         raise dg.Failure(
-            f"partition {key!r} is not the source_name of the sources.{name} section of the "
-            "configuration; add it back, or let the partition sync sensor (or dora refresh) "
-            "delete the key"
+            f"partition {key!r} is not a partition of the sources.{name} section of the "
+            f"configuration (its partitions: {', '.join(by_key) or 'none'}); add it back, or "
+            "let the partition sync sensor (or dora refresh) delete the key"
         )
-    return settings
+    return by_key[key]
+
+
+def _one_partition(settings: Any) -> dict[str, Any]:
+    return {settings.source: settings}
 
 
 def _extraction_spec(source: PartitionedSource, group: str, content: str) -> dict[str, Any]:
@@ -150,7 +159,13 @@ def extract_pagerduty(
     pagerduty_api: PagerDutyResource,
 ) -> dg.MaterializeResult:
     """Load PagerDuty incidents created since the stored cursor and refresh the open ones."""
-    settings = _partition_settings(context, run_settings, "pagerduty", pagerduty.parse_settings)
+    settings = _partition_settings(
+        context,
+        run_settings,
+        "pagerduty",
+        pagerduty.parse_settings,
+        split=pagerduty.settings_by_partition,
+    )
     token = pagerduty_api.token or read_token(settings.token_env)
     client = PagerDutyClient(
         token or "",
@@ -172,7 +187,13 @@ def extract_opsgenie(
     opsgenie_api: OpsgenieResource,
 ) -> dg.MaterializeResult:
     """Load Opsgenie incidents created since the stored cursor and refresh the open ones."""
-    settings = _partition_settings(context, run_settings, "opsgenie", opsgenie.parse_settings)
+    settings = _partition_settings(
+        context,
+        run_settings,
+        "opsgenie",
+        opsgenie.parse_settings,
+        split=opsgenie.settings_by_partition,
+    )
     api_key = opsgenie_api.api_key or read_token(settings.token_env)
     client = OpsgenieClient(
         api_key or "",

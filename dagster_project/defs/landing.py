@@ -66,6 +66,7 @@ def _merge_metadata(table: str, report: landing.MergeReport) -> dict[str, dg.Met
         "rows_merged": dg.MetadataValue.int(report.rows.get(table, 0)),
         "partitions_merged": dg.MetadataValue.int(len(report.merged)),
         "partitions_without_landing_file": dg.MetadataValue.json(report.missing),
+        "retired_partitions_deleted": dg.MetadataValue.json(report.retired),
     }
 
 
@@ -89,11 +90,18 @@ def merge_asset(
         except ConfigError as error:
             raise dg.Failure(str(error)) from None
         with warehouse.connect() as con:
-            report = landing.merge_landing(con, landing_files.root(), source.kind, keys, tables)
+            report = landing.merge_landing(
+                con, landing_files.root(), source.kind, keys, tables, source.section_of
+            )
         if report.missing:
             context.log.warning(
                 f"No landing file yet for {', '.join(report.missing)}: their warehouse rows "
                 f"are unchanged; run job {source.job_name} for those partitions"
+            )
+        if report.retired:
+            context.log.info(
+                f"Deleted the warehouse rows of {', '.join(report.retired)}: no longer "
+                f"partition keys of their {source.kind} section"
             )
         context.log.info(f"Merged {len(report.merged)} {source.kind} landing files")
         for spec in specs:

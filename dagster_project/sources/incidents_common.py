@@ -26,6 +26,18 @@ INCIDENT_EXTRA_COLUMNS: dict[str, str] = {
 }
 
 
+# Separates a section's source_name from the service of one partition in a
+# partition key, which is also the ``_source`` of the partition's rows, such as
+# ``pagerduty:PIKL83L``. The dbt staging models read the section back as the
+# text before the first separator.
+PARTITION_SEPARATOR = ":"
+
+
+def partition_key(source_name: str, part: str) -> str:
+    """Return the partition key (and ``_source``) of one part of a section, such as a service."""
+    return f"{source_name}{PARTITION_SEPARATOR}{part}"
+
+
 @dataclass(frozen=True)
 class ProductionRule:
     """Rule that decides which incidents concern production; every configured criterion must match.
@@ -201,6 +213,20 @@ def parse_production(section: Mapping[str, Any], where: str, errors: list[str]) 
         labels=string_list(rule, "labels", inner, errors),
         impacts=string_list(rule, "impacts", inner, errors),
     )
+
+
+def parse_source_name(
+    section: Mapping[str, Any], default: str, where: str, errors: list[str]
+) -> str:
+    """Return the section's ``source_name``; one containing the partition separator is invalid."""
+    name = str(section.get("source_name") or default)
+    if PARTITION_SEPARATOR in name:
+        errors.append(
+            f"{where}.source_name: invalid value {name!r}; remove the "
+            f"{PARTITION_SEPARATOR!r}, which separates the source name from the service id "
+            "in the keys of per-service partitions"
+        )
+    return name
 
 
 def check_known_keys(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,9 @@ from dagster_project.sources.incidents_common import (
     load_window,
     optional_time,
     parse_production,
+    parse_source_name,
     parse_time_field,
+    partition_key,
     positive_number,
     raise_if_errors,
     string_list,
@@ -44,6 +46,8 @@ TABLE = "raw_opsgenie__incidents"
 QUARANTINE_ENTITY = "opsgenie_incidents"
 DEFAULT_TOKEN_ENV = "OPSGENIE_API_KEY"
 RESOLVED_STATUSES = {"resolved", "closed"}
+# Suffix of the partition key that loads the alerts when incidents are split by service.
+ALERTS_PARTITION = "alerts"
 
 COLUMNS: dict[str, str] = {
     **warehouse.INCIDENT_COLUMNS,
@@ -61,8 +65,10 @@ RAW_TABLES: dict[str, dict[str, str]] = {TABLE: COLUMNS}
 
 @dataclass(frozen=True)
 class OpsgenieSettings:
-    """The ``sources.opsgenie`` section of the configuration file."""
+    """The ``sources.opsgenie`` section of the configuration file, or one partition of it."""
 
+    # The ``_source`` of the rows: the section's source_name, or
+    # ``<source_name>:<service id>`` and ``<source_name>:alerts`` in per-service partitions.
     source: str = SOURCE
     region: str = "us"
     base_url: str | None = None
@@ -71,6 +77,8 @@ class OpsgenieSettings:
     services: ServiceMap = field(default_factory=ServiceMap)
     production: ProductionRule = field(default_factory=ProductionRule)
     include_alerts: bool = False
+    # False only in the alerts partition of a section split by service.
+    include_incidents: bool = True
     alert_query: str | None = None
     since: datetime | None = None
     initial_days: float = 90.0
@@ -101,7 +109,7 @@ def parse_settings(section: Any) -> OpsgenieSettings | None:
     except ValueError as error:
         errors.append(f"{where}.region: {error}")
     settings = OpsgenieSettings(
-        source=str(section.get("source_name") or SOURCE),
+        source=parse_source_name(section, SOURCE, where, errors),
         region=region,
         base_url=section.get("base_url") or None,
         token_env=str(section.get("token_env") or DEFAULT_TOKEN_ENV),
@@ -116,8 +124,34 @@ def parse_settings(section: Any) -> OpsgenieSettings | None:
         initial_days=positive_number(section, "initial_days", 90.0, where, errors),
         refresh_days=positive_number(section, "refresh_days", 7.0, where, errors),
     )
+    if settings.include_alerts and ALERTS_PARTITION in settings.service_ids:
+        errors.append(
+            f"{where}.service_ids: invalid value {ALERTS_PARTITION!r}; it is the partition "
+            "of the alerts when include_alerts is true, so list the service's id instead"
+        )
     raise_if_errors(errors)
     return settings
+
+
+def settings_by_partition(settings: OpsgenieSettings) -> dict[str, OpsgenieSettings]:
+    """Split the section into partitions: one per listed service, plus one for the alerts.
+
+    The keys are the partitions' ``_source`` values. An incident that impacts
+    two listed services is loaded by both partitions, and the dbt staging
+    model keeps one row of it. The alerts have no service filter of their
+    own (``alert_query`` selects them), so they are one partition. With
+    ``service_ids`` empty the section stays one partition of incidents and alerts.
+    """
+    if not settings.service_ids:
+        return {settings.source: settings}
+    split = {}
+    for service_id in settings.service_ids:
+        key = partition_key(settings.source, service_id)
+        split[key] = replace(settings, source=key, service_ids=(service_id,), include_alerts=False)
+    if settings.include_alerts:
+        key = partition_key(settings.source, ALERTS_PARTITION)
+        split[key] = replace(settings, source=key, service_ids=(), include_incidents=False)
+    return split
 
 
 # One item -----------------------------------------------------------------------------------
@@ -298,13 +332,20 @@ def load(
     now: datetime,
     logger: logging.Logger | logging.LoggerAdapter | None = None,
 ) -> LoadSummary:
-    """Load incidents (and alerts when configured) created since the stored cursor.
+    """Load the incidents and alerts of this partition created since the stored cursor.
 
     Items stored as open and created before the window are fetched again by id.
     """
     logger = logger or log
     warehouse.ensure_raw_tables(con, RAW_TABLES)
-    kinds = ["incident", "alert"] if settings.include_alerts else ["incident"]
+    kinds = [
+        kind
+        for kind, included in (
+            ("incident", settings.include_incidents),
+            ("alert", settings.include_alerts),
+        )
+        if included
+    ]
     summary = LoadSummary(settings.source, window_end=now)
     rows, rejected, locations = [], [], []
     for kind in kinds:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,9 @@ from dagster_project.sources.incidents_common import (
     load_window,
     optional_time,
     parse_production,
+    parse_source_name,
     parse_time_field,
+    partition_key,
     positive_number,
     raise_if_errors,
     string_list,
@@ -85,8 +87,10 @@ STATE_RANK = {
 
 @dataclass(frozen=True)
 class PagerDutySettings:
-    """The ``sources.pagerduty`` section of the configuration file."""
+    """The ``sources.pagerduty`` section of the configuration file, or one partition of it."""
 
+    # The ``_source`` of the rows: the section's source_name, or
+    # ``<source_name>:<service id>`` in the partition of one service.
     source: str = SOURCE
     base_url: str = DEFAULT_BASE_URL
     token_env: str = DEFAULT_TOKEN_ENV
@@ -127,7 +131,7 @@ def parse_settings(section: Any) -> PagerDutySettings | None:
     errors: list[str] = []
     check_known_keys(section, SETTING_KEYS, where, errors)
     settings = PagerDutySettings(
-        source=str(section.get("source_name") or SOURCE),
+        source=parse_source_name(section, SOURCE, where, errors),
         base_url=str(section.get("base_url") or DEFAULT_BASE_URL),
         token_env=str(section.get("token_env") or DEFAULT_TOKEN_ENV),
         service_ids=string_list(section, "service_ids", where, errors),
@@ -142,6 +146,23 @@ def parse_settings(section: Any) -> PagerDutySettings | None:
     )
     raise_if_errors(errors)
     return settings
+
+
+def settings_by_partition(settings: PagerDutySettings) -> dict[str, PagerDutySettings]:
+    """Split the section into partitions: one per listed service, else one for the whole account.
+
+    The keys are the partitions' ``_source`` values. With ``service_ids``
+    empty the services are not listed in the configuration, and discovering
+    them would need a ``GET /services`` call each time the keys are synced,
+    so the account stays one partition.
+    """
+    if not settings.service_ids:
+        return {settings.source: settings}
+    split = {}
+    for service_id in settings.service_ids:
+        key = partition_key(settings.source, service_id)
+        split[key] = replace(settings, source=key, service_ids=(service_id,))
+    return split
 
 
 # One incident -------------------------------------------------------------------------------
