@@ -158,6 +158,9 @@ def _parse_git(section: Any, base: Path, errors: list[str]) -> list[GitRepoConfi
         return []
     items = section if isinstance(section, list) else [section]
     repos = []
+    # The repo name is the partition key and the _source of the rows, so two
+    # entries with one name would overwrite each other's rows.
+    first_index: dict[str, int] = {}
     for index, item in enumerate(items):
         where = f"sources.git[{index}]"
         if not isinstance(item, dict):
@@ -167,6 +170,13 @@ def _parse_git(section: Any, base: Path, errors: list[str]) -> list[GitRepoConfi
         if path is None:
             continue
         repo = str(item.get("repo") or path.name.removesuffix(".git"))
+        if repo in first_index:
+            errors.append(
+                f"{where}.repo: repo name {repo!r} is already used by "
+                f"sources.git[{first_index[repo]}]; set a distinct repo on one of them"
+            )
+            continue
+        first_index[repo] = index
         rules = []
         for rule_index, rule in enumerate(item.get("tags") or []):
             rule_where = f"{where}.tags[{rule_index}]"
