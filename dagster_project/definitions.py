@@ -38,7 +38,7 @@ refresh_all = dg.define_asset_job(
     REFRESH_ALL,
     selection=UNPARTITIONED,
     description=(
-        "Full refresh: load the file and git sources, merge the landing files of the API "
+        "Full refresh: load the file source, merge the landing files of the git and API "
         "sources, rebuild every dbt model from scratch "
         "(incremental models included) and print the summary."
     ),
@@ -50,8 +50,8 @@ refresh_incremental = dg.define_asset_job(
     REFRESH_INCREMENTAL,
     selection=UNPARTITIONED,
     description=(
-        "Incremental refresh: the file and git sources load what changed, the landing "
-        "files of the API sources are merged, and incremental dbt models add what is new."
+        "Incremental refresh: the file source loads what changed, the landing files of "
+        "the git and API sources are merged, and incremental dbt models add what is new."
     ),
     executor_def=dg.in_process_executor,
     tags={settings.WRITES_WAREHOUSE_TAG: "true"},

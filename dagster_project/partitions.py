@@ -3,6 +3,8 @@
 A partition key is the ``_source`` value of the item's rows, so it names the
 source instance and the item and stays the same across runs:
 
+- ``git_repositories``: ``git:<repo>``, one per ``sources.git`` entry (``repo``
+  defaults to the clone's folder name);
 - ``github_repositories``: ``github:<owner>/<repo>``, one per ``sources.github.repos`` entry;
 - ``gitlab_projects``: ``gitlab:<group>/<project>``, one per ``sources.gitlab.projects`` entry;
 - ``pagerduty_sources``: ``<source_name>:<service id>``, one per
@@ -53,6 +55,10 @@ class PartitionedSource:
     @property
     def job_name(self) -> str:
         return f"extract_{self.kind}"
+
+
+def _git_keys(config: PipelineConfig) -> list[str]:
+    return [f"git:{repo.repo}" for repo in config.git_repos]
 
 
 def _github_keys(config: PipelineConfig) -> list[str]:
@@ -106,7 +112,8 @@ OPSGENIE = PartitionedSource(
 STATUSPAGE = PartitionedSource(
     "statuspage", dg.DynamicPartitionsDefinition(name="statuspage_pages"), _statuspage_keys
 )
-PARTITIONED_SOURCES = (GITHUB, GITLAB, PAGERDUTY, OPSGENIE, STATUSPAGE)
+GIT = PartitionedSource("git", dg.DynamicPartitionsDefinition(name="git_repositories"), _git_keys)
+PARTITIONED_SOURCES = (GIT, GITHUB, GITLAB, PAGERDUTY, OPSGENIE, STATUSPAGE)
 
 
 def configured_keys(source: PartitionedSource, config: PipelineConfig) -> list[str]:
