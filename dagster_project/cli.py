@@ -63,11 +63,16 @@ def _check_warehouse_free(path: Path) -> None:
         raise
 
 
+# Dagster prefixes the description of a raised ``dg.Failure`` with its class path.
+FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
+
+
 def _failure_message(result) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
             message = error.message.strip() if error is not None else "unknown error"
+            message = message.removeprefix(FAILURE_PREFIX)
             cause = error.cause if error is not None else None
             while cause is not None:
                 message += f"\ncaused by: {cause.message.strip()}"

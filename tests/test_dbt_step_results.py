@@ -40,7 +40,7 @@ def test_dbt_step_fails_on_lost_model(tmp_path: Path, monkeypatch) -> None:
 
     assert not result.success
     message = _failure_message(result)
-    assert message.startswith("step dbt_before_containment failed"), message
+    assert message.startswith("step dbt_before_containment failed: dbt "), message
     assert f"without a result for 1 selected models ({LOST_MODEL})" in message
     succeeded = {event.step_key for event in result.all_events if event.is_step_success}
     assert "containment" not in succeeded
