@@ -220,3 +220,51 @@ def test_upsert_replaces_whole_on_repeated_keys(tmp_path: Path) -> None:
     whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
     assert content == whole["raw_files__deployment_statuses"]
     assert states == ["failure", "success"]
+
+
+def test_reused_record_repeated_is_quarantined(tmp_path: Path) -> None:
+    """A record whose text matches a stored row is reused, but a repeat of it is a duplicate."""
+    events = tmp_path / "events"
+    events.mkdir()
+    _write_jsonl(events / "commits.jsonl", [_commit("a1"), _commit("b2")])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, CONFIG)
+        before = _stored(con, "raw_files__commits")
+        _write_jsonl(events / "commits.jsonl", [_commit("a1"), _commit("b2"), _commit("b2")])
+        extract = files.load_events(con, events, CONFIG)
+        after = _stored(con, "raw_files__commits")
+        content = _content(con, "raw_files__commits")
+        quarantine = con.execute("select location, reason from quarantine").fetchall()
+    assert after["default:a1"] == before["default:a1"]
+    # The repeated key sends both b2 records to the Python validator, whose payload
+    # has sorted keys, as in a full reload.
+    assert after["default:b2"][1] != before["default:b2"][1]
+    assert extract.upserts["commits"] == files_upsert.UpsertCounts(kept=1, inserted=1, deleted=1)
+    assert len(quarantine) == 1
+    assert quarantine[0][0] == "commits.jsonl:3"
+    assert "duplicate default:b2: identical" in quarantine[0][1]
+    assert content == _reload_whole(events, tmp_path / "whole.duckdb")["raw_files__commits"]
+
+
+def test_reuse_needs_the_same_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    _write_jsonl(events / "commits.jsonl", [_commit("a1")])
+    stored_rows = []
+    stage_files = files.files_sql.stage_files
+
+    def record_stage(con, paths, entity, reusable=None):
+        stored_rows.append(reusable)
+        stage_files(con, paths, entity, reusable)
+
+    monkeypatch.setattr(files.files_sql, "stage_files", record_stage)
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, CONFIG)
+        _write_jsonl(events / "commits.jsonl", [_commit("a1"), _commit("b2")])
+        files.load_events(con, events, CONFIG)
+        monkeypatch.setattr(files, "code_fingerprint", lambda: "other code")
+        _write_jsonl(events / "commits.jsonl", [_commit("a1")])
+        files.load_events(con, events, CONFIG)
+    assert stored_rows[0] is None
+    assert stored_rows[1] is not None
+    assert stored_rows[2] is None

@@ -568,6 +568,34 @@ def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     return digest.hexdigest()
 
 
+def code_fingerprint() -> str:
+    """Return a hash of the code that turns records into raw rows."""
+    digest = hashlib.sha256()
+    for module in (__file__, files_sql.__file__, files_upsert.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def _reusable_rows(con, entity: str) -> str | None:
+    """Return the relation of stored rows that records with the same text may reuse, or None.
+
+    Only commits and pull requests qualify, because their rows depend on the
+    record alone, while a deployment's or incident's key contains its position
+    in the file. The stored rows must come from a load by the same code and
+    have unique keys.
+    NOTE: a row changed in the warehouse by anything but this load is reused as it is.
+    """
+    if entity not in files_sql.KEYED_ENTITIES:
+        return None
+    stored = warehouse.read_cursor(con, SOURCE, f"{entity}:content")
+    if stored is None or json.loads(stored).get("code") != code_fingerprint():
+        return None
+    table = RAW_TABLE_OF[entity]
+    if files_upsert.repeats_a_key(con, table, SOURCE):
+        return None
+    return f"(select _payload, _record_key from {table} where _source = '{SOURCE}')"
+
+
 def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | None:
     """Return the stored counts when the last load of ``entity`` had this fingerprint.
 
@@ -596,8 +624,10 @@ def load_entity_sql(
 ) -> int | None:
     """Store the raw rows of one entity, checking and loading clean records in DuckDB.
 
-    The records that the SQL check does not pass, and every record whose key
-    another record shares, go through ``_validate`` in file order. Fills
+    A record whose text equals the payload of a stored row keeps that row
+    (``_reusable_rows``). The records that the SQL check does not pass, and
+    every record whose key another record shares, go through ``_validate`` in
+    file order. Fills
     ``extract`` as ``_read_entity`` does, except that ``rows`` contains only the
     rows ``_validate`` produced. Returns the rows stored, or None, having
     changed nothing, when the entity's files must be read by Python alone.
@@ -613,7 +643,7 @@ def load_entity_sql(
     try:
         if not paths:
             raise files_sql.NotReadable("every file links out of the events folder")
-        files_sql.stage_files(con, paths, entity)
+        files_sql.stage_files(con, paths, entity, _reusable_rows(con, entity))
     except files_sql.NotReadable:
         # The Python path reads the folder again, files and links out of it alike.
         del extract.files[files_before:]
@@ -662,22 +692,24 @@ def _store_entity_rows(
 ) -> files_upsert.UpsertCounts:
     """Store ``rows``, and with ``with_checked`` the SQL-checked records, as the entity's rows.
 
-    Rows equal to a stored row keep its ``_loaded_at`` (see ``files_upsert``).
-    Runs in one transaction.
+    Rows equal to a stored row keep its ``_loaded_at`` (see ``files_upsert``),
+    and so do the stored rows of reused records. Runs in one transaction.
     """
     table = RAW_TABLE_OF[entity]
     columns = {**warehouse.BOOKKEEPING_COLUMNS, **warehouse.RAW_TABLES[table]}
     loaded_at = datetime.now(UTC)
     files_upsert.create_new_table(con, table)
     try:
+        kept = None
         if with_checked:
             bookkeeping = {"_source": SOURCE, "_loaded_at": loaded_at}
             files_sql.insert_checked(con, entity, files_upsert.NEW_TABLE, columns, bookkeeping)
+            kept = files_sql.keep_reused(con)
         if rows:
             warehouse.insert_rows(con, files_upsert.NEW_TABLE, columns, rows, loaded_at)
         con.execute("begin transaction")
         try:
-            counts = files_upsert.upsert_from_new_table(con, table, list(columns), SOURCE)
+            counts = files_upsert.upsert_from_new_table(con, table, list(columns), SOURCE, kept)
             con.execute("commit")
         except Exception:
             con.execute("rollback")
@@ -720,6 +752,7 @@ def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
         quarantined = warehouse.quarantine_rows(con, SOURCE, entity, extract.rejected[entity])
         cursor = {
             "sha256": fingerprint,
+            "code": code_fingerprint(),
             "loaded": extract.loaded[entity],
             "rows": stored,
             "quarantined": quarantined,

@@ -8,7 +8,9 @@ need no trimming, and list items are plain ASCII. Every other record goes
 to the Python validator, and so does every record whose key another record
 shares, so it is stored or quarantined exactly as before. CSV files,
 incidents, and files DuckDB cannot read (invalid UTF-8 or invalid JSON) are
-read by the Python validator alone.
+read by the Python validator alone. A record whose text equals the payload
+of a stored row that the same code loaded keeps that row without a check
+(``stage_files``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ MAX_FIELD_CHARS = 1_000_000
 # Larger than any record the Python reader would accept (a field contains at
 # most MAX_FIELD_CHARS characters of up to 4 bytes each).
 MAX_OBJECT_BYTES = 134_217_728
+RECORDS_TABLE = "_files_records"
+REUSED_TABLE = "_files_reused"
 STAGE_TABLE = "_files_stage"
 CHECKED_TABLE = "_files_checked"
+KEPT_TABLE = "_files_kept"
 
 # A timestamp that datetime.fromisoformat (Python 3.11) and DuckDB's cast to
 # timestamptz read as the same instant. Years 1900 to 2999 keep the Python
@@ -330,12 +335,9 @@ def deployment_check(known_environments: list[str]) -> str:
 # Staging and checking -------------------------------------------------------------------------
 
 
-def _scan(path: Path, file_index: int, entity: str) -> tuple[str, list[Any]]:
-    """Return the query that stages one file: each record, its type and its fields as JSON."""
+def _scan(path: Path, file_index: int) -> tuple[str, list[Any]]:
+    """Return the query that reads one file: each record with its position."""
     form = "newline_delimited" if path.suffix.lower() == ".jsonl" else "array"
-    # Each field is parsed out of the record once; the checks read the small
-    # JSON values, not the whole record again.
-    structure = "{" + ", ".join(f'"{name}": "JSON"' for name in FIELDS_OF[entity]) + "}"
     # NOTE: row_number() over () numbers the records in file order because DuckDB
     # 2.0.1 runs this window in one thread over the scan. That order was checked
     # against Python's on the 205 k pull requests and 159 k deployments of the
@@ -345,13 +347,49 @@ def _scan(path: Path, file_index: int, entity: str) -> tuple[str, list[Any]]:
         select
             {file_index} as file_index,
             row_number() over () as position,
-            json as record,
-            json_type(json) as record_type,
-            len(json_keys(json)) = len(list_distinct(json_keys(json))) as distinct_keys,
-            json_transform(json, '{structure}') as fields
+            json as record
         from read_json_objects(?, format='{form}', maximum_object_size={MAX_OBJECT_BYTES})
     """
     return sql, [str(path)]
+
+
+def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | None) -> None:
+    """Split the read records into reused ones and the stage table of records to check.
+
+    A reused record's text equals the payload of a stored row, so the same
+    code stores the same row for it again. The stage table gets each other
+    record with its type and its fields as JSON, parsed out of the record
+    once so that the checks read the small JSON values.
+    """
+    if stored_rows is None:
+        con.execute(
+            f"create or replace temp table {REUSED_TABLE} "
+            "(file_index integer, position bigint, record_key varchar)"
+        )
+    else:
+        con.execute(
+            f"""
+            create or replace temp table {REUSED_TABLE} as
+            select records.file_index, records.position, stored._record_key as record_key
+            from {RECORDS_TABLE} as records
+            inner join {stored_rows} as stored on records.record::varchar = stored._payload
+            """
+        )
+    structure = "{" + ", ".join(f'"{name}": "JSON"' for name in FIELDS_OF[entity]) + "}"
+    con.execute(
+        f"""
+        create or replace temp table {STAGE_TABLE} as
+        select
+            file_index,
+            position,
+            record,
+            json_type(record) as record_type,
+            len(json_keys(record)) = len(list_distinct(json_keys(record))) as distinct_keys,
+            json_transform(record, '{structure}') as fields
+        from {RECORDS_TABLE}
+        anti join {REUSED_TABLE} using (file_index, position)
+        """
+    )
 
 
 def _python_record_count(path: Path) -> int | None:
@@ -366,8 +404,18 @@ def _python_record_count(path: Path) -> int | None:
         return sum(1 for line in handle if line.strip())
 
 
-def stage_files(con: duckdb.DuckDBPyConnection, paths: list[Path], entity: str) -> None:
+def stage_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    entity: str,
+    stored_rows: str | None = None,
+) -> None:
     """Read every record of ``paths`` into the temporary stage table.
+
+    ``stored_rows`` is a relation of the ``_payload`` and ``_record_key`` of
+    rows that an earlier load with the same code stored. A record whose text
+    equals one of those payloads is marked as reused with that key, and
+    neither checked nor loaded again (see ``mark_reused``).
 
     Raises NotReadable when DuckDB rejects a file or counts its records
     differently from the Python reader.
@@ -378,17 +426,18 @@ def stage_files(con: duckdb.DuckDBPyConnection, paths: list[Path], entity: str) 
             # DuckDB skips a byte order mark, which Python's json.loads rejects.
             if handle.read(3) == b"\xef\xbb\xbf":
                 raise NotReadable(f"{path.name} starts with a byte order mark")
-        sql, values = _scan(path, index, entity)
+        sql, values = _scan(path, index)
         parts.append(sql)
         parameters.extend(values)
     try:
         con.execute(
-            f"create or replace temp table {STAGE_TABLE} as " + " union all ".join(parts),
+            f"create or replace temp table {RECORDS_TABLE} as " + " union all ".join(parts),
             parameters,
         )
+        mark_reused(con, entity, stored_rows)
         counts = dict(
             con.execute(
-                f"select file_index, count(*) from {STAGE_TABLE} group by file_index"
+                f"select file_index, count(*) from {RECORDS_TABLE} group by file_index"
             ).fetchall()
         )
     except duckdb.Error as error:
@@ -420,12 +469,18 @@ def check_records(con: duckdb.DuckDBPyConnection, entity: str, config: PipelineC
         check, key = pull_request_check(), pull_request_columns()["_record_key"]
     else:
         check, key = deployment_check(known_environments(con, config)), "null"
+    # A reused record counts as checked, so the duplicate check includes its key.
     con.execute(
         f"create or replace temp table {CHECKED_TABLE} as "
-        f"select file_index, position, record, fields, ok, case when ok then {key} end as record_key "
-        f"from (select *, coalesce({check}, false) as ok from {STAGE_TABLE})"
+        f"select file_index, position, record, fields, ok, "
+        f"case when ok then {key} end as record_key, false as reused "
+        f"from (select *, coalesce({check}, false) as ok from {STAGE_TABLE}) "
+        f"union all by name "
+        f"select file_index, position, record, true as ok, record_key, true as reused "
+        f"from {REUSED_TABLE} inner join {RECORDS_TABLE} using (file_index, position)"
     )
-    con.execute(f"drop table {STAGE_TABLE}")
+    for table in (STAGE_TABLE, RECORDS_TABLE, REUSED_TABLE):
+        con.execute(f"drop table {table}")
 
 
 def python_positions(con: duckdb.DuckDBPyConnection) -> set[tuple[int, int]]:
@@ -485,6 +540,8 @@ def insert_checked(
 ) -> int:
     """Insert the checked records that SQL loads into ``table``; return the rows inserted.
 
+    Reused records are left out, because their rows are stored already.
+
     ``columns`` maps each column of the table to its type, and ``bookkeeping``
     contains the ``_source`` and ``_loaded_at`` of every row. The caller opens
     and commits the transaction.
@@ -498,7 +555,7 @@ def insert_checked(
         "_payload": "record::varchar",
         **expressions,
     }
-    source = f"from {CHECKED_TABLE} where ok"
+    source = f"from {CHECKED_TABLE} where ok and not reused"
     return _insert(con, table, columns, expressions, source, bookkeeping)
 
 
@@ -525,7 +582,7 @@ def _insert_deployments(
             unnest(
                 range(greatest(coalesce(json_array_length(fields.status_history), 0), 1)::bigint)
             ) as status_index
-            from {CHECKED_TABLE} where ok
+            from {CHECKED_TABLE} where ok and not reused
         )
     """
     deployment_id, sha = _value("id"), _value("sha")
@@ -569,7 +626,16 @@ def _insert(
     ).fetchone()[0]
 
 
+def keep_reused(con: duckdb.DuckDBPyConnection) -> str:
+    """Create the table of the keys whose stored rows the reused records keep, and return its name."""
+    con.execute(
+        f"create or replace temp table {KEPT_TABLE} as "
+        f"select record_key as _record_key from {CHECKED_TABLE} where ok and reused"
+    )
+    return KEPT_TABLE
+
+
 def drop_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temporary tables of the SQL pass."""
-    for table in (STAGE_TABLE, CHECKED_TABLE):
+    for table in (RECORDS_TABLE, REUSED_TABLE, STAGE_TABLE, CHECKED_TABLE, KEPT_TABLE):
         con.execute(f"drop table if exists {table}")

@@ -43,7 +43,8 @@ def drop_new_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"drop table if exists {NEW_TABLE}")
 
 
-def _repeats_a_key(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> bool:
+def repeats_a_key(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> bool:
+    """Return whether two rows of ``source`` in ``relation`` have the same ``_record_key``."""
     repeated = con.execute(
         f"select count(*) - count(distinct _record_key) from {relation} where _source = ?",
         [source],
@@ -65,32 +66,45 @@ def upsert_from_new_table(
     table: str,
     columns: list[str],
     source: str,
+    kept: str | None = None,
 ) -> UpsertCounts:
     """Make the rows of ``source`` in ``table`` equal the new rows, keeping unchanged rows.
 
     ``columns`` are all columns of ``table``. Every new row carries
     ``_source`` = ``source`` and the time of this load in ``_loaded_at``.
-    Runs in the caller's transaction.
+    ``kept`` is a table of the ``_record_key`` of stored rows that stay as
+    they are without a new row, or None. Runs in the caller's transaction.
     """
     before = con.execute(f"select count(*) from {table} where _source = ?", [source]).fetchone()[0]
-    if _repeats_a_key(con, NEW_TABLE, source) or _repeats_a_key(con, table, source):
-        con.execute(f"delete from {table} where _source = ?", [source])
+    keys = f"select _source, _record_key from {NEW_TABLE}"
+    if kept is not None:
+        keys += f" union all select '{source}' as _source, _record_key from {kept}"
+    kept_filter = ""
+    if kept is not None:
+        kept_filter = (
+            f"and not exists (select 1 from {kept} as k where k._record_key = {table}._record_key)"
+        )
+
+    if repeats_a_key(con, f"({keys})", source) or repeats_a_key(con, table, source):
+        deleted = con.execute(
+            f"delete from {table} where _source = $source {kept_filter}", {"source": source}
+        ).fetchone()[0]
         inserted = con.execute(f"insert into {table} select * from {NEW_TABLE}").fetchone()[0]
-        return UpsertCounts(kept=0, inserted=inserted, deleted=before)
+        return UpsertCounts(kept=before - deleted, inserted=inserted, deleted=deleted)
 
     same_row = _same_row(table, columns)
     # A stored row without an equal new row is gone from the files or has changed.
     deleted = con.execute(
         f"""
         delete from {table}
-        where _source = $source and not exists (
+        where _source = $source {kept_filter} and not exists (
             select 1 from {NEW_TABLE} as n
             where n._record_key = {table}._record_key and {same_row}
         )
         """,
         {"source": source},
     ).fetchone()[0]
-    # Every stored row of the source left now equals the new row with its key.
+    # Every stored row of the source left now equals the new row with its key, or is kept.
     names = ", ".join(columns)
     inserted = con.execute(
         f"""
