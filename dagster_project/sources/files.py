@@ -698,6 +698,9 @@ def _store_entity_rows(
     table = RAW_TABLE_OF[entity]
     columns = {**warehouse.BOOKKEEPING_COLUMNS, **warehouse.RAW_TABLES[table]}
     loaded_at = datetime.now(UTC)
+    if not files_upsert.has_rows(con, table, SOURCE):
+        # Nothing to keep, so the rows go straight into the table without a second copy.
+        return _insert_entity_rows(con, entity, rows, with_checked, loaded_at)
     files_upsert.create_new_table(con, table)
     try:
         kept = None
@@ -717,6 +720,27 @@ def _store_entity_rows(
     finally:
         files_upsert.drop_new_table(con)
     return counts
+
+
+def _insert_entity_rows(
+    con, entity: str, rows: list[dict[str, Any]], with_checked: bool, loaded_at: datetime
+) -> files_upsert.UpsertCounts:
+    """Insert ``rows``, and with ``with_checked`` the SQL-checked records, in one transaction."""
+    table = RAW_TABLE_OF[entity]
+    columns = {**warehouse.BOOKKEEPING_COLUMNS, **warehouse.RAW_TABLES[table]}
+    con.execute("begin transaction")
+    try:
+        inserted = 0
+        if with_checked:
+            bookkeeping = {"_source": SOURCE, "_loaded_at": loaded_at}
+            inserted = files_sql.insert_checked(con, entity, table, columns, bookkeeping)
+        if rows:
+            warehouse.insert_rows(con, table, columns, rows, loaded_at)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return files_upsert.UpsertCounts(kept=0, inserted=inserted + len(rows), deleted=0)
 
 
 def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:

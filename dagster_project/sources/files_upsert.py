@@ -43,6 +43,12 @@ def drop_new_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"drop table if exists {NEW_TABLE}")
 
 
+def has_rows(con: duckdb.DuckDBPyConnection, table: str, source: str) -> bool:
+    """Return whether ``table`` has a row of ``source``."""
+    query = f"select exists (select 1 from {table} where _source = ?)"
+    return con.execute(query, [source]).fetchone()[0]
+
+
 def repeats_a_key(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> bool:
     """Return whether two rows of ``source`` in ``relation`` have the same ``_record_key``."""
     repeated = con.execute(
