@@ -20,10 +20,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 import duckdb
@@ -65,17 +66,26 @@ class LandingSeedError(RuntimeError):
     """The warehouse could not be read to start a new landing file."""
 
 
+# Rows a new landing file starts with when the warehouse has none of its key:
+# per table, a SQL condition on the warehouse table and its parameters. The
+# warehouse is attached as ``seed``, so a condition may query ``seed.<table>``.
+SeedConditions = Mapping[str, tuple[str, Sequence[Any]]]
+
+
 def _seed(
     con: duckdb.DuckDBPyConnection,
     warehouse_path: Path,
     source: str,
     tables: Mapping[str, Mapping[str, str]],
+    fallback: SeedConditions | None = None,
 ) -> None:
     """Copy the warehouse rows of ``source`` into a new landing file.
 
     The first partitioned run of an item that earlier refreshes loaded straight
     into the warehouse therefore continues from its stored cursors and ETags
-    instead of fetching its whole history again.
+    instead of fetching its whole history again. When the warehouse has no
+    row of ``source``, the rows that ``fallback`` selects are copied instead,
+    with ``source`` as their ``_source``.
     """
     warehouse.ensure_raw_tables(con, tables)
     con.execute(HTTP_CACHE_DDL)
@@ -90,6 +100,7 @@ def _seed(
         ) from None
     try:
         present = _tables_of(con, "seed")
+        copied = 0
         for table in [*tables, *BOOKKEEPING_TABLES]:
             if table in present:
                 con.execute(
@@ -97,8 +108,23 @@ def _seed(
                     "where _source = ?",
                     [source],
                 )
+                copied += con.execute(f"select count(*) from main.{table}").fetchone()[0]
+        if copied == 0:
+            _seed_fallback(con, source, present, fallback or {})
     finally:
         con.execute("detach seed")
+
+
+def _seed_fallback(
+    con: duckdb.DuckDBPyConnection, source: str, present: set[str], fallback: SeedConditions
+) -> None:
+    for table, (condition, parameters) in fallback.items():
+        if table in present:
+            con.execute(
+                f"insert into main.{table} by name "
+                f"select * replace (? as _source) from seed.{table} where {condition}",
+                [source, *parameters],
+            )
 
 
 @contextmanager
@@ -108,12 +134,14 @@ def write_landing(
     source: str,
     tables: Mapping[str, Mapping[str, str]],
     warehouse_path: Path,
+    seed_fallback: SeedConditions | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a connection to a copy of the landing file; replace the file when the block succeeds.
 
     When the block raises, the copy is deleted and the landing file keeps its
     previous content. ``run_id`` makes the copy's name unique. A landing file
-    that does not exist yet starts with the warehouse rows of ``source``.
+    that does not exist yet starts with the warehouse rows of ``source``, else
+    with those ``seed_fallback`` selects.
     Raises LandingSeedError when it must seed from a warehouse that another
     process is writing.
     """
@@ -124,7 +152,7 @@ def write_landing(
         con = warehouse.connect(draft)
         try:
             if not path.exists():
-                _seed(con, warehouse_path, source, tables)
+                _seed(con, warehouse_path, source, tables, seed_fallback)
             yield con
         except BaseException:
             con.close()
@@ -267,7 +295,7 @@ def merge_landing(
     complete = {section_of(key) for key in sources} - {section_of(key) for key in report.missing}
     report.retired = _retired_sources(con, root / kind, tables, sources, complete, section_of)
     if report.retired:
-        # NOTE: a new key's first run reads from `since` or `initial_days` back,
-        # so incidents older than that, loaded only under an earlier key, are lost here.
+        # NOTE: a new key not seeded from an earlier key's rows reads back only to
+        # `since` or `initial_days`, so older incidents of the earlier keys are lost here.
         _delete_sources(con, [*tables, *BOOKKEEPING_TABLES], report.retired)
     return report

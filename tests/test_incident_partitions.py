@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,82 @@ def test_failed_service_reruns_alone(tmp_path, pagerduty_server):
     # Each service's cursor moves only with its own runs.
     assert cursors(db)[PD_RECORDED] == recorded_cursor
     assert cursors(db)[PD_CONSTRUCTED] > recorded_cursor
+
+
+def test_switch_keeps_history_before_initial_days(tmp_path, pagerduty_server):
+    instance = dg.DagsterInstance.ephemeral()
+    whole = write_config(tmp_path, pagerduty=pagerduty_section(pagerduty_server, []))
+    first, db = materialize_pagerduty(tmp_path, whole, instance=instance)
+    assert first.success
+    section_cursor = cursors(db)["pagerduty"]
+
+    # Without `since`, a partition with no rows would read only the last 90 days,
+    # which hold none of the recorded incidents of 2022.
+    split = pagerduty_section(pagerduty_server, [RECORDED_SERVICE, CONSTRUCTED_SERVICE])
+    del split["since"]
+    requests_before = len(pagerduty_server.requests)
+    second, _ = materialize_pagerduty(
+        tmp_path, write_config(tmp_path, pagerduty=split), instance=instance
+    )
+    assert second.success
+    starts = [
+        datetime.fromisoformat(request.query["since"][0].replace("Z", "+00:00"))
+        for request in pagerduty_server.requests[requests_before:]
+        if request.path == "/incidents"
+    ]
+    # Each service continues from the section's cursor, less refresh_days.
+    expected_start = datetime.fromisoformat(section_cursor) - timedelta(days=7)
+    assert starts == [expected_start, expected_start]
+    assert merge_metadata(second.runs[-1])["retired_partitions_deleted"] == ["pagerduty"]
+    assert sources_of(db, "raw_pagerduty__incidents") == {PD_RECORDED: 3, PD_CONSTRUCTED: 4}
+    entries = query(
+        db,
+        "select distinct entries._source, incidents.service_id "
+        "from raw_pagerduty__log_entries as entries join raw_pagerduty__incidents as incidents "
+        "using (_source, incident_id)",
+    )
+    assert sorted(entries) == [
+        (PD_CONSTRUCTED, CONSTRUCTED_SERVICE),
+        (PD_RECORDED, RECORDED_SERVICE),
+    ]
+
+
+def test_opsgenie_switch_seeds_each_partition(tmp_path, opsgenie_server):
+    db = tmp_path / "w.duckdb"
+    resources = {
+        "warehouse": WarehouseResource(path=str(db)),
+        "run_settings": RunSettingsResource(config_path=str(tmp_path / "dora.yml")),
+        "opsgenie_api": incidents.OpsgenieResource(max_retries=0),
+    }
+    assets = [incidents.extract_opsgenie, incidents.raw_opsgenie]
+    instance = dg.DagsterInstance.ephemeral()
+    write_config(tmp_path, opsgenie=opsgenie_section(opsgenie_server, []))
+    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+
+    # Without `since`, no incident or alert of 2023 is inside the first window.
+    split = opsgenie_section(opsgenie_server, [OG_RECORDED_SERVICE, OG_SECOND_SERVICE])
+    del split["since"]
+    write_config(tmp_path, opsgenie=split)
+    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    assert sources_of(db, "raw_opsgenie__incidents") == {
+        f"opsgenie:{OG_RECORDED_SERVICE}": 3,
+        f"opsgenie:{OG_SECOND_SERVICE}": 1,
+        "opsgenie:alerts": 2,
+    }
+    kinds = query(
+        db, "select distinct _source, record_kind from raw_opsgenie__incidents order by 1"
+    )
+    assert kinds == [
+        (f"opsgenie:{OG_RECORDED_SERVICE}", "incident"),
+        (f"opsgenie:{OG_SECOND_SERVICE}", "incident"),
+        ("opsgenie:alerts", "alert"),
+    ]
+    cursor_entities = set(query(db, "select _source, entity from pipeline_cursors"))
+    assert cursor_entities == {
+        (f"opsgenie:{OG_RECORDED_SERVICE}", "incidents"),
+        (f"opsgenie:{OG_SECOND_SERVICE}", "incidents"),
+        ("opsgenie:alerts", "alerts"),
+    }
 
 
 def test_opsgenie_partitions_split_incidents_and_alerts(tmp_path, opsgenie_server):

@@ -251,11 +251,16 @@ def _extract_api_incidents(
 ) -> dg.MaterializeResult:
     """Load one incident API source through ``client`` into its landing file and report it.
 
-    ``module`` is the source module (PagerDuty or Opsgenie): its ``RAW_TABLES``
-    and ``load`` function.
+    ``module`` is the source module (PagerDuty or Opsgenie): its ``RAW_TABLES``,
+    ``seed_conditions`` and ``load`` function.
     """
+    section = partitions.incident_section(settings.source)
     with landing_files.write(
-        source.kind, settings.source, context.run.run_id, module.RAW_TABLES
+        source.kind,
+        settings.source,
+        context.run.run_id,
+        module.RAW_TABLES,
+        module.seed_conditions(settings, section),
     ) as con:
         ensure_raw_tables(con, module.RAW_TABLES)
         with client:

@@ -44,16 +44,23 @@ class LandingResource(dg.ConfigurableResource):
 
     @contextmanager
     def write(
-        self, kind: str, key: str, run_id: str, tables: Mapping[str, Mapping[str, str]]
+        self,
+        kind: str,
+        key: str,
+        run_id: str,
+        tables: Mapping[str, Mapping[str, str]],
+        seed_fallback: landing.SeedConditions | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yield a connection to the key's landing file, replaced only when the block succeeds.
 
         ``key`` is also the ``_source`` of the item's rows, and ``tables`` are
         the source's raw tables, both used to seed a new landing file from the
-        warehouse.
+        warehouse. ``seed_fallback`` selects the rows to seed it with when the
+        warehouse has none of ``key``.
         """
         path = self.path(kind, key)
-        with landing.write_landing(path, run_id, key, tables, self.warehouse_file()) as con:
+        warehouse_file = self.warehouse_file()
+        with landing.write_landing(path, run_id, key, tables, warehouse_file, seed_fallback) as con:
             yield con
 
 

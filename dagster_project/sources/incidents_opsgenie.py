@@ -154,6 +154,36 @@ def settings_by_partition(settings: OpsgenieSettings) -> dict[str, OpsgenieSetti
     return split
 
 
+def seed_conditions(settings: OpsgenieSettings, section: str) -> dict[str, tuple[str, list[Any]]]:
+    """Select the warehouse rows a new partition starts with: its rows of ``section``.
+
+    After a switch from one partition per section to one per service, each
+    partition keeps the history and the cursor of the section-wide key, whose
+    rows the merge deletes. A cursor is copied only when the section holds a
+    row the partition would load, which shows the section-wide key loaded them.
+    """
+    if settings.source == section:
+        return {}
+    if settings.include_incidents:
+        [service_id] = settings.service_ids
+        rows = (
+            "_source = ? and record_kind = 'incident' "
+            "and list_contains(json_extract_string(source_services, '$[*]'), ?)"
+        )
+        parameters: list[Any] = [section, service_id]
+        entity = "incidents"
+    else:
+        rows, parameters, entity = "_source = ? and record_kind = 'alert'", [section], "alerts"
+    loaded = f"exists (select 1 from seed.{TABLE} where {rows})"
+    return {
+        TABLE: (rows, parameters),
+        "pipeline_cursors": (
+            f"_source = ? and entity = ? and {loaded}",
+            [section, entity, *parameters],
+        ),
+    }
+
+
 # One item -----------------------------------------------------------------------------------
 
 

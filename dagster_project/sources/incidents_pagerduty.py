@@ -165,6 +165,34 @@ def settings_by_partition(settings: PagerDutySettings) -> dict[str, PagerDutySet
     return split
 
 
+def seed_conditions(settings: PagerDutySettings, section: str) -> dict[str, tuple[str, list[Any]]]:
+    """Select the warehouse rows a new service partition starts with: its rows of ``section``.
+
+    After a switch from one partition per section to one per service, the
+    service keeps the history and the cursor of the section-wide key, whose
+    rows the merge deletes, instead of reading only back to ``since`` or
+    ``initial_days``. The cursor is copied only when the section holds an
+    incident of the service, which shows the section-wide key loaded it.
+    """
+    if settings.source == section:
+        return {}
+    [service_id] = settings.service_ids
+    of_service = "_source = ? and service_id = ?"
+    loaded = f"exists (select 1 from seed.{INCIDENTS_TABLE} where {of_service})"
+    incident_ids = f"select incident_id from seed.{INCIDENTS_TABLE} where {of_service}"
+    return {
+        INCIDENTS_TABLE: (of_service, [section, service_id]),
+        LOG_ENTRIES_TABLE: (
+            f"_source = ? and incident_id in ({incident_ids})",
+            [section, section, service_id],
+        ),
+        "pipeline_cursors": (
+            f"_source = ? and entity = ? and {loaded}",
+            [section, CURSOR_ENTITY, section, service_id],
+        ),
+    }
+
+
 # One incident -------------------------------------------------------------------------------
 
 
