@@ -1,7 +1,8 @@
 """Landing files: one DuckDB file per extracted item, merged into the warehouse afterwards.
 
-A partitioned extraction run (one GitHub repository, one GitLab project, one
-incident source) writes only its own landing file,
+A partitioned extraction run (one local git repository, one GitHub
+repository, one GitLab project, one incident service or section) writes only
+its own landing file,
 ``<warehouse dir>/<warehouse stem>.landing/<kind>/<quoted key>.duckdb``, so
 runs of different items never contend for DuckDB's one-writer lock on the
 warehouse. A landing file contains every row of its item: raw rows, quarantine

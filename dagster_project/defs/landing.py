@@ -1,6 +1,6 @@
 """Dagster side of the landing files: the resource, and the asset that merges them.
 
-Each API source has a partitioned extraction asset ``["landing", <kind>]``
+Each partitioned source (git, the API sources) has a partitioned extraction asset ``["landing", <kind>]``
 that writes one landing file per partition key, and an unpartitioned merge
 asset that produces the source's ``["raw", <table>]`` assets by copying every
 configured key's landing file into the warehouse. The dbt models read the raw
