@@ -1,9 +1,10 @@
 """Dagster side of the landing files: the resource, and the asset that merges them.
 
-Each partitioned source (git, the API sources) has a partitioned extraction asset ``["landing", <kind>]``
-that writes one landing file per partition key, and an unpartitioned merge
-asset that produces the source's ``["raw", <table>]`` assets by copying every
-configured key's landing file into the warehouse. The dbt models read the raw
+Each partitioned source (git and the API sources) has a partitioned
+extraction asset ``["landing", <kind>]`` that writes one landing file per
+partition key, and an unpartitioned merge asset that produces the source's
+``["raw", <table>]`` assets by copying every configured key's landing file
+into the warehouse. The dbt models read the raw
 tables, so every mart is downstream of all partitions.
 """
 
