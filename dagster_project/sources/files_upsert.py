@@ -100,6 +100,8 @@ def upsert_from_new_table(
 
     same_row = _same_row(table, columns)
     # A stored row without an equal new row is gone from the files or has changed.
+    # NOTE: with no kept rows this compares every column of every stored row. For the
+    # 1 M commits of the large benchmark sample the load then peaked at 4.4 GiB.
     deleted = con.execute(
         f"""
         delete from {table}
