@@ -32,6 +32,7 @@ from dagster_project import (
     settings,
 )
 from dagster_project.contract.dbt_vars import contract_vars
+from dagster_project.dbt_resource import DoraDbtCliResource
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.run_settings import RunSettingsResource
 from dagster_project.project import dbt_project, ensure_manifest
@@ -296,5 +297,7 @@ def dbt_after_containment(
 
 defs = dg.Definitions(
     assets=[dbt_before_containment, containment_tables, dbt_after_containment],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())},
+    resources={
+        "dbt": DoraDbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())
+    },
 )
