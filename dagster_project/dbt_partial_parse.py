@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -21,6 +22,11 @@ STATE_FILE = "partial_parse.msgpack"
 # The measurement time reaches dbt through this variable instead of --vars,
 # so a new as_of re-parses only the models that use it.
 AS_OF_ENV = "DORA_AS_OF"
+# Invocation folders kept in the base target folder: those of the last five
+# refreshes, for reading their compiled SQL and run_results.json. A refresh of
+# the bundled sample leaves up to 12 MB per folder.
+KEEP_TARGET_FOLDERS = 10
+INVOCATION_FOLDER = re.compile(r".+-[0-9a-f]{7}-[0-9a-f]{7}")
 
 
 def base_target_path(project_dir: Path) -> Path:
@@ -36,13 +42,39 @@ def state_path(project_dir: Path, warehouse_path: str) -> Path:
 
 
 def new_target_path(project_dir: Path, step: str, run_id: str, warehouse_path: str) -> Path:
-    """Create a new target folder for one invocation, holding the warehouse's saved state."""
+    """Create a new target folder for one invocation, holding the warehouse's saved state.
+
+    Deletes the oldest invocation folders first, so at most
+    ``KEEP_TARGET_FOLDERS`` remain with the new one.
+    """
+    prune_target_folders(base_target_path(project_dir), KEEP_TARGET_FOLDERS - 1)
     target = base_target_path(project_dir) / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
     saved = state_path(project_dir, warehouse_path)
     if saved.exists():
         shutil.copyfile(saved, target / STATE_FILE)
     return target
+
+
+def prune_target_folders(base: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest invocation folders of ``base``; return those deleted.
+
+    Only folders named like ``new_target_path`` names them are touched, so the
+    manifest of ``dbt parse`` and the saved parse states stay. NOTE: with more
+    than ``keep`` dbt invocations running at once on one target folder, the
+    oldest running one can lose its folder.
+    """
+    if not base.is_dir():
+        return []
+    folders = [
+        path for path in base.iterdir() if path.is_dir() and INVOCATION_FOLDER.fullmatch(path.name)
+    ]
+    folders.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    old_folders = folders[keep:]
+    for folder in old_folders:
+        # Another process may delete the same folder at the same time.
+        shutil.rmtree(folder, ignore_errors=True)
+    return old_folders
 
 
 def save_state(project_dir: Path, target: Path, warehouse_path: str) -> None:
