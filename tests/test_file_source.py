@@ -148,7 +148,9 @@ def test_malformed_lines_and_files(tmp_path: Path) -> None:
     extract = files.read_events(tmp_path, CONFIG)
     assert len(extract.rows["commits"]) == 1
     commit_reasons = [item["reason"] for item in extract.rejected["commits"]]
-    assert commit_reasons[0].startswith("invalid JSON")
+    assert commit_reasons[0] == (
+        "invalid JSON (Expecting property name enclosed in double quotes: column 2); fix the line"
+    )
     assert commit_reasons[1].startswith("expected an object")
     assert "expected a JSON list" in extract.rejected["incidents"][0]["reason"]
     assert "more values than header columns" in extract.rejected["pull_requests"][0]["reason"]

@@ -247,7 +247,11 @@ def test_failed_service_reruns_alone(tmp_path, pagerduty_server):
     assert recorded_run.success
     assert not constructed_run.success
     failure = next(event for event in constructed_run.all_events if event.is_step_failure)
-    assert "500" in str(failure.event_specific_data.error)
+    message = str(failure.event_specific_data.error)
+    assert "500" in message
+    assert f"PagerDuty partition {PD_CONSTRUCTED}:" in message
+    assert f"run job extract_pagerduty for partition {PD_CONSTRUCTED} again" in message
+    assert "environment variable" not in message
     assert broken_merge.success
     # The section's earlier key keeps its rows until every service has a landing file.
     assert merge_metadata(broken_merge)["retired_partitions_deleted"] == []

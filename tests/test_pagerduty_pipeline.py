@@ -183,3 +183,15 @@ def test_refresh_keeps_token_out_of_logs_and_warehouse(tmp_path, server, monkeyp
     assert TOKEN not in log_text
     assert TOKEN not in "\n".join(str(event) for event in result.all_events)
     assert TOKEN.encode() not in db.read_bytes()
+
+
+def test_rejected_token_names_its_variable(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("PD_TEAM_TOKEN", "pd-wrong-token-9f8e7d")
+    section = {"base_url": server.base_url, "token_env": "PD_TEAM_TOKEN"}
+    result, _ = materialize(tmp_path, write_config(tmp_path, section))
+    assert not result.success
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    message = str(failure.event_specific_data.error)
+    assert "401" in message
+    assert "environment variable PD_TEAM_TOKEN" in message
+    assert "pd-wrong-token-9f8e7d" not in message

@@ -86,7 +86,7 @@ def read_file(path: Path) -> Iterator[StatuspageRecord]:
                 except json.JSONDecodeError as error:
                     yield StatuspageRecord(
                         f"{path.name}:{number}", number, None, text[:100_000],
-                        f"invalid JSON ({error.msg} at column {error.colno}); fix the line",
+                        f"invalid JSON ({error.msg}: column {error.colno}); fix the line",
                     )  # fmt: skip
                     continue
                 if not isinstance(item, dict):
@@ -103,7 +103,7 @@ def read_file(path: Path) -> Iterator[StatuspageRecord]:
     except json.JSONDecodeError as error:
         yield StatuspageRecord(
             f"{path.name}:{error.lineno}", 1, None, text[:2000],
-            f"invalid JSON ({error.msg}); the whole file was not loaded",
+            f"invalid JSON ({error}); the whole file was not loaded",
         )  # fmt: skip
         return
     yield from _records_of_body(body, path.name, text)

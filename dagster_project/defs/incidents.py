@@ -106,9 +106,20 @@ def _report(context: dg.AssetExecutionContext, label: str, summary: LoadSummary)
         )
 
 
-def _api_failure(label: str, error: ApiError) -> dg.Failure:
+def _api_failure(
+    label: str, error: ApiError, source: PartitionedSource, key: str, token_env: str
+) -> dg.Failure:
+    token_hint = (
+        f" The token comes from the environment variable {token_env} (the section's "
+        "token_env) unless the Dagster resource sets one."
+        if error.status == 401
+        else ""
+    )
     return dg.Failure(
-        f"{label}: {error}; the cursor was not moved, so the next run reads the same window again"
+        f"{label} partition {key}: {error}.{token_hint} The cursor was not moved, so the next "
+        f"run reads the same window again, and the landing file and warehouse rows are "
+        f"unchanged. After the fix, run job {source.job_name} for partition {key} again "
+        "(dora refresh runs every partition)."
     )
 
 
@@ -267,7 +278,9 @@ def _extract_api_incidents(
             try:
                 summary = module.load(con, client, settings, datetime.now(UTC), context.log)
             except ApiError as error:
-                raise _api_failure(system, error) from None
+                raise _api_failure(
+                    system, error, source, settings.source, settings.token_env
+                ) from None
     _report(context, system, summary)
     return dg.MaterializeResult(metadata=_metadata(summary))
 

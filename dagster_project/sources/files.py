@@ -105,7 +105,7 @@ def iter_records(path: Path) -> Iterator[SourceRecord]:
             yield SourceRecord(
                 f"{path.name}:{error.lineno}",
                 error.lineno,
-                RowError(f"invalid JSON ({error.msg}); the whole file was not loaded"),
+                RowError(f"invalid JSON ({error}); the whole file was not loaded"),
                 text[:2000],
             )
             return
@@ -127,7 +127,7 @@ def _jsonl_record(path: Path, number: int, text: str) -> SourceRecord:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        data = RowError(f"invalid JSON ({error.msg} at column {error.colno}); fix the line")
+        data = RowError(f"invalid JSON ({error.msg}: column {error.colno}); fix the line")
     return SourceRecord(f"{path.name}:{number}", number, data, text)
 
 
