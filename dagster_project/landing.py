@@ -246,13 +246,14 @@ def _retired_sources(
     )
 
 
-def _delete_sources(
-    con: duckdb.DuckDBPyConnection, tables: Iterable[str], retired: list[str]
+def delete_sources(
+    con: duckdb.DuckDBPyConnection, tables: Iterable[str], sources: list[str]
 ) -> None:
+    """Delete the rows of ``sources`` from every table in ``tables``, in one transaction."""
     con.execute("begin transaction")
     try:
         for table in tables:
-            con.execute(f"delete from main.{table} where list_contains(?, _source)", [retired])
+            con.execute(f"delete from main.{table} where list_contains(?, _source)", [sources])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -298,5 +299,5 @@ def merge_landing(
     if report.retired:
         # NOTE: a new key not seeded from an earlier key's rows reads back only to
         # `since` or `initial_days`, so older incidents of the earlier keys are lost here.
-        _delete_sources(con, [*tables, *BOOKKEEPING_TABLES], report.retired)
+        delete_sources(con, [*tables, *BOOKKEEPING_TABLES], report.retired)
     return report

@@ -144,18 +144,8 @@ def delete_removed_repositories(con: duckdb.DuckDBPyConnection, keys: list[str])
             [keys],
         ).fetchall()
         removed.update(row[0] for row in rows)
-    if not removed:
-        return []
-    con.execute("begin transaction")
-    try:
-        for table in PRUNED_TABLES:
-            con.execute(
-                f"delete from {table} where list_contains(?::varchar[], _source)", [sorted(removed)]
-            )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    if removed:
+        landing.delete_sources(con, PRUNED_TABLES, sorted(removed))
     return sorted(removed)
 
 
