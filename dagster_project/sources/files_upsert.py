@@ -83,10 +83,9 @@ def upsert_from_new_table(
     """
     before = con.execute(f"select count(*) from {table} where _source = ?", [source]).fetchone()[0]
     keys = f"select _source, _record_key from {NEW_TABLE}"
-    if kept is not None:
-        keys += f" union all select '{source}' as _source, _record_key from {kept}"
     kept_filter = ""
     if kept is not None:
+        keys += f" union all select '{source}' as _source, _record_key from {kept}"
         kept_filter = (
             f"and not exists (select 1 from {kept} as k where k._record_key = {table}._record_key)"
         )

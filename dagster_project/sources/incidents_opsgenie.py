@@ -159,7 +159,7 @@ def seed_conditions(settings: OpsgenieSettings, section: str) -> dict[str, tuple
 
     After a switch from one partition per section to one per service, each
     partition keeps the history and the cursor of the section-wide key, whose
-    rows the merge deletes. A cursor is copied only when the section holds a
+    rows the merge deletes. A cursor is copied only when the section contains a
     row the partition would load, which shows the section-wide key loaded them.
     """
     if settings.source == section:

@@ -171,7 +171,7 @@ def seed_conditions(settings: PagerDutySettings, section: str) -> dict[str, tupl
     After a switch from one partition per section to one per service, the
     service keeps the history and the cursor of the section-wide key, whose
     rows the merge deletes, instead of reading only back to ``since`` or
-    ``initial_days``. The cursor is copied only when the section holds an
+    ``initial_days``. The cursor is copied only when the section contains an
     incident of the service, which shows the section-wide key loaded it.
     """
     if settings.source == section:
