@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,3 +67,39 @@ def refresh(tmp_path: Path) -> Callable[..., Path]:
         return warehouse
 
     return run
+
+
+def run_dbt(
+    tmp_path: Path, warehouse: Path, *args: str
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Run the venv's dbt on the project against ``warehouse``; return the process and results.
+
+    The target and log folders are private to the test, so parallel workers
+    never share dbt's run_results.json.
+    """
+    from dagster_project.project import dbt_project
+
+    dbt = Path(sys.executable).with_name("dbt")
+    project_dir = str(dbt_project.project_dir)
+    completed = subprocess.run(
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            project_dir,
+            "--profiles-dir",
+            project_dir,
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env={**os.environ, "DORA_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    results_file = tmp_path / "target" / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    return completed, results
