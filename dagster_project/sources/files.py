@@ -644,12 +644,12 @@ def load_entity_sql(
         if not paths:
             raise files_sql.NotReadable("every file links out of the events folder")
         files_sql.stage_files(con, paths, entity, _reusable_rows(con, entity))
+        files_sql.check_records(con, entity, config)
     except files_sql.NotReadable:
         # The Python path reads the folder again, files and links out of it alike.
         del extract.files[files_before:]
         return None
     try:
-        files_sql.check_records(con, entity, config)
         positions = files_sql.python_positions(con)
         rows, python_rejected = _validate_at(paths, positions, entity, config)
         while entity in files_sql.KEYED_ENTITIES:

@@ -28,9 +28,12 @@ MAX_FIELD_CHARS = 1_000_000
 MAX_OBJECT_BYTES = 134_217_728
 RECORDS_TABLE = "_files_records"
 REUSED_TABLE = "_files_reused"
-STAGE_TABLE = "_files_stage"
+STAGE_VIEW = "_files_stage"
 CHECKED_TABLE = "_files_checked"
 KEPT_TABLE = "_files_kept"
+# The prefix of the raw-table columns that the check computes for a commit or
+# pull request in the checked table.
+ROW_PREFIX = "row_"
 
 # A timestamp that datetime.fromisoformat (Python 3.11) and DuckDB's cast to
 # timestamptz read as the same instant. Years 1900 to 2999 keep the Python
@@ -354,12 +357,13 @@ def _scan(path: Path, file_index: int) -> tuple[str, list[Any]]:
 
 
 def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | None) -> None:
-    """Split the read records into reused ones and the stage table of records to check.
+    """Split the read records into reused ones and the stage view of records to check.
 
     A reused record's text equals the payload of a stored row, so the same
-    code stores the same row for it again. The stage table gets each other
+    code stores the same row for it again. The stage view gives each other
     record with its type and its fields as JSON, parsed out of the record
-    once so that the checks read the small JSON values.
+    once per read so that the checks read the small JSON values. A view does
+    not copy the records again, and ``check_records`` reads it once.
     """
     if stored_rows is None:
         con.execute(
@@ -378,16 +382,25 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
     structure = "{" + ", ".join(f'"{name}": "JSON"' for name in FIELDS_OF[entity]) + "}"
     con.execute(
         f"""
-        create or replace temp table {STAGE_TABLE} as
+        create or replace temp view {STAGE_VIEW} as
         select
             file_index,
             position,
             record,
-            json_type(record) as record_type,
-            len(json_keys(record)) = len(list_distinct(json_keys(record))) as distinct_keys,
-            json_transform(record, '{structure}') as fields
-        from {RECORDS_TABLE}
-        anti join {REUSED_TABLE} using (file_index, position)
+            record_type,
+            len(record_keys) = len(list_distinct(record_keys)) as distinct_keys,
+            fields
+        from (
+            select
+                file_index,
+                position,
+                record,
+                json_type(record) as record_type,
+                json_keys(record) as record_keys,
+                json_transform(record, '{structure}') as fields
+            from {RECORDS_TABLE}
+            anti join {REUSED_TABLE} using (file_index, position)
+        )
         """
     )
 
@@ -451,35 +464,77 @@ def stage_files(
 
 
 def known_environments(con: duckdb.DuckDBPyConnection, config: PipelineConfig) -> list[str]:
-    """Return the staged environment values that the configuration maps."""
+    """Return the environment values of the read records that the configuration maps.
+
+    The values come from every read record, reused or not, so that the stage
+    view is not parsed twice. The check needs only the values of the records
+    it passes, and a value the configuration does not map is left out anyway.
+    """
     values = con.execute(
-        f"select distinct fields.environment ->> '$' from {STAGE_TABLE} "
-        "where json_type(fields.environment) = 'VARCHAR'"
+        f"select distinct record ->> '$.environment' from {RECORDS_TABLE} "
+        "where json_type(record, '$.environment') = 'VARCHAR'"
     ).fetchall()
     return sorted(
         value for (value,) in values if value.strip() and config.canonical_environment(value)
     )
 
 
-def check_records(con: duckdb.DuckDBPyConnection, entity: str, config: PipelineConfig) -> None:
-    """Mark each staged record that SQL may load, with its key for the duplicate check."""
+def _row_columns(entity: str) -> dict[str, str] | None:
+    """Return the raw-table columns of a checked commit or pull request, or None."""
     if entity == "commits":
-        check, key = commit_check(), commit_columns()["_record_key"]
+        return commit_columns()
+    if entity == "pull_requests":
+        return pull_request_columns()
+    return None
+
+
+def _checked_values(entity: str) -> str:
+    """Return the select list of the values a checked record keeps beside its check.
+
+    A commit or pull request that passes gets its row's columns, computed in
+    the same pass as the check, as ``row_<column>`` and its key as
+    ``record_key``. A deployment keeps its fields, from which its insert
+    makes one row per status record. The columns are computed only for a
+    record that passes, because their casts fail on other records.
+    """
+    columns = _row_columns(entity)
+    if columns is None:
+        return "fields, null as record_key"
+    values = [f"case when ok then {columns['_record_key']} end as record_key"]
+    for name, expression in columns.items():
+        if name != "_record_key":
+            values.append(f"case when ok then {expression} end as {ROW_PREFIX}{name}")
+    return ", ".join(values)
+
+
+def check_records(con: duckdb.DuckDBPyConnection, entity: str, config: PipelineConfig) -> None:
+    """Mark each staged record that SQL may load, with its key for the duplicate check.
+
+    Raises NotReadable when DuckDB fails to parse the fields of a record,
+    because the stage view parses them only here.
+    """
+    if entity == "commits":
+        check = commit_check()
     elif entity == "pull_requests":
-        check, key = pull_request_check(), pull_request_columns()["_record_key"]
+        check = pull_request_check()
     else:
-        check, key = deployment_check(known_environments(con, config)), "null"
+        check = deployment_check(known_environments(con, config))
     # A reused record counts as checked, so the duplicate check includes its key.
-    con.execute(
-        f"create or replace temp table {CHECKED_TABLE} as "
-        f"select file_index, position, record, fields, ok, "
-        f"case when ok then {key} end as record_key, false as reused "
-        f"from (select *, coalesce({check}, false) as ok from {STAGE_TABLE}) "
-        f"union all by name "
-        f"select file_index, position, record, true as ok, record_key, true as reused "
-        f"from {REUSED_TABLE} inner join {RECORDS_TABLE} using (file_index, position)"
-    )
-    for table in (STAGE_TABLE, RECORDS_TABLE, REUSED_TABLE):
+    try:
+        con.execute(
+            f"create or replace temp table {CHECKED_TABLE} as "
+            f"select file_index, position, record, ok, {_checked_values(entity)}, "
+            "false as reused "
+            f"from (select *, coalesce({check}, false) as ok from {STAGE_VIEW}) "
+            f"union all by name "
+            f"select file_index, position, record, true as ok, record_key, true as reused "
+            f"from {REUSED_TABLE} inner join {RECORDS_TABLE} using (file_index, position)"
+        )
+    except duckdb.Error as error:
+        drop_tables(con)
+        raise NotReadable(str(error)) from None
+    con.execute(f"drop view {STAGE_VIEW}")
+    for table in (RECORDS_TABLE, REUSED_TABLE):
         con.execute(f"drop table {table}")
 
 
@@ -548,12 +603,14 @@ def insert_checked(
     """
     if entity == "deployments":
         return _insert_deployments(con, table, columns, bookkeeping)
-    expressions = commit_columns() if entity == "commits" else pull_request_columns()
+    # The row's columns were computed by check_records.
+    expressions = {name: f"{ROW_PREFIX}{name}" for name in _row_columns(entity)}
     expressions = {
+        **expressions,
         "_source": "$source",
         "_loaded_at": "$loaded_at",
         "_payload": "record::varchar",
-        **expressions,
+        "_record_key": "record_key",
     }
     source = f"from {CHECKED_TABLE} where ok and not reused"
     return _insert(con, table, columns, expressions, source, bookkeeping)
@@ -636,6 +693,7 @@ def keep_reused(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def drop_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the temporary tables of the SQL pass."""
-    for table in (RECORDS_TABLE, REUSED_TABLE, STAGE_TABLE, CHECKED_TABLE, KEPT_TABLE):
+    """Drop the temporary tables and the stage view of the SQL pass."""
+    con.execute(f"drop view if exists {STAGE_VIEW}")
+    for table in (RECORDS_TABLE, REUSED_TABLE, CHECKED_TABLE, KEPT_TABLE):
         con.execute(f"drop table if exists {table}")
