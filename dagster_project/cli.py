@@ -149,11 +149,24 @@ def run_refresh(args: argparse.Namespace) -> int:
         if tail:
             print(tail, file=sys.stderr)
         raise CliError(_failure_message(result))
-    from dagster_project import summary, warehouse
-
-    with warehouse.open_warehouse(warehouse_file, read_only=True) as con:
-        print(summary.format_summary(con, str(warehouse_file)))
+    print(_summary_text(result, warehouse_file))
     return EXIT_OK
+
+
+def _summary_text(result, warehouse_file: Path) -> str:
+    """Return the summary text that the run's ``refresh_summary`` step stored.
+
+    Computes it from the warehouse when the run stored none.
+    """
+    from dagster_project import summary, warehouse
+    from dagster_project.defs.summary import SUMMARY_METADATA_KEY
+
+    for materialization in result.asset_materializations_for_node("refresh_summary"):
+        stored = materialization.metadata.get(SUMMARY_METADATA_KEY)
+        if stored is not None:
+            return summary.text_of_summary_markdown(stored.value)
+    with warehouse.open_warehouse(warehouse_file, read_only=True) as con:
+        return summary.format_summary(con, str(warehouse_file))
 
 
 # metrics ----------------------------------------------------------------------------------------

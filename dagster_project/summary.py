@@ -57,6 +57,13 @@ def summary_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict, list[dict]]:
 def format_summary(con: duckdb.DuckDBPyConnection, warehouse_path: str) -> str:
     """Render the summary as plain text."""
     window, rows = summary_rows(con)
+    return render_summary(con, window, rows, warehouse_path)
+
+
+def render_summary(
+    con: duckdb.DuckDBPyConnection, window: dict, rows: list[dict], warehouse_path: str
+) -> str:
+    """Render the output of ``summary_rows`` and the quarantine count as plain text."""
     lines = [
         f"DORA summary, {window['start']} to {window['end']} ({window['timezone']}), "
         f"as of {window['as_of'].isoformat()}",
@@ -74,3 +81,13 @@ def format_summary(con: duckdb.DuckDBPyConnection, warehouse_path: str) -> str:
     lines.append(f"Rows in quarantine: {quarantined}")
     lines.append(f"Warehouse: {warehouse_path}")
     return "\n".join(lines)
+
+
+def summary_markdown(text: str) -> str:
+    """Wrap the summary text in a Markdown code block, for Dagster metadata."""
+    return f"```\n{text}\n```"
+
+
+def text_of_summary_markdown(markdown: str) -> str:
+    """Return the summary text that ``summary_markdown`` wrapped."""
+    return markdown.removeprefix("```\n").removesuffix("\n```")

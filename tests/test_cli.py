@@ -130,6 +130,19 @@ def test_refresh_prints_summary(built_warehouse) -> None:
     assert "Rows in quarantine: 0" in lines
 
 
+def test_refresh_summary_equals_warehouse(built_warehouse) -> None:
+    # The command prints the text that the run's summary step stored, so that
+    # text must equal the summary computed from the finished warehouse.
+    from dagster_project import summary
+    from dagster_project.warehouse import open_warehouse
+
+    warehouse, completed = built_warehouse
+    assert completed.returncode == 0, completed.stderr
+    with open_warehouse(warehouse, read_only=True) as con:
+        expected = summary.format_summary(con, str(warehouse))
+    assert completed.stdout == expected + "\n"
+
+
 def test_metrics_prints_one_json_object(built_warehouse) -> None:
     warehouse, _ = built_warehouse
     completed = dora(

@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_project import summary, warehouse
 from dagster_project.defs.resources import WarehouseResource
 
+SUMMARY_METADATA_KEY = "summary"
 MART_KEYS = [
     dg.AssetKey(name)
     for name in ("fct_deployments", "fct_changes", "fct_incidents", "pipeline_settings")
@@ -18,13 +19,14 @@ def refresh_summary(
     """The four headline numbers of the trailing 30 days, per service and overall."""
     path = warehouse.resolved_path()
     with _read(path) as con:
-        text = summary.format_summary(con, path)
-        _window, rows = summary.summary_rows(con)
+        window, rows = summary.summary_rows(con)
+        text = summary.render_summary(con, window, rows, path)
     print(text, flush=True)
     context.log.info("\n" + text)
     overall = rows[-1]
     metadata = {
-        "summary": dg.MetadataValue.md(f"```\n{text}\n```"),
+        # `dora refresh` prints this text after the run instead of computing it again.
+        SUMMARY_METADATA_KEY: dg.MetadataValue.md(summary.summary_markdown(text)),
         "warehouse": dg.MetadataValue.path(path),
     }
     for name in (
