@@ -24,20 +24,26 @@ request's merge commit brings onto its branch: the ancestors of its other
 parents that are not ancestors of its first parent (``git rev-list
 first..other``). Sources that cannot link branch commits to their pull
 request (a local git clone) need it so those commits are not taken for
-commits pushed straight to the branch. It walks from the merge in order of
-generation number (the longest parent path to a root), so each merge costs
+commits pushed straight to the branch. Per repository, the merges on one
+first-parent chain (the chain with the most merges, normally the default
+branch) come from one pass over the chain's history, oldest commit first.
+When that pass reaches a merge, every ancestor of its first parent is
+already marked, so the commits its other parents newly reach are its
+members, and all of them together cost O(ancestors of the chain's tip).
+Every other merge walks from the merge in topological order, which costs
 about the commits of its branch plus those that landed on the first-parent
 side since the branch forked.
 
-The module has no Dagster imports. The Dagster asset calls
-``containment_refresh.refresh``, which runs these walks on the whole history
-or extends the stored result with what is new.
+The walks themselves run on integer commit ids (``containment_graph``);
+this module maps shas to ids and back. The module has no Dagster imports.
+The Dagster asset calls ``containment_refresh.refresh``, which runs these
+walks on the whole history (``containment_full``) or extends the stored
+result with what is new.
 """
 
 from __future__ import annotations
 
 import csv
-import heapq
 import os
 import tempfile
 from collections import defaultdict
@@ -46,6 +52,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import duckdb
+
+from dagster_project import containment_graph
+from dagster_project.containment_graph import NONE
 
 TABLE = "containment__commit_deployments"
 MERGE_MEMBERS_TABLE = "containment__merge_members"
@@ -79,26 +88,6 @@ class Shipment(NamedTuple):
     deployment_key: str
 
 
-def _walk_new_commits(
-    start: str, parents: dict[str, Sequence[str]], shipped: set[str]
-) -> list[str]:
-    """Return the commits reachable from ``start`` that are not in ``shipped``, and add them."""
-    if start not in parents or start in shipped:
-        return []
-    reached = []
-    stack = [start]
-    shipped.add(start)
-    while stack:
-        sha = stack.pop()
-        reached.append(sha)
-        for parent in parents[sha]:
-            # Parents outside the graph (a shallow clone) are skipped.
-            if parent in parents and parent not in shipped:
-                shipped.add(parent)
-                stack.append(parent)
-    return reached
-
-
 class PatchOverride(NamedTuple):
     """A shipment that the patch-id rule gave to another deployment than the walk.
 
@@ -116,19 +105,26 @@ class PatchOverride(NamedTuple):
 VisitOrder = tuple[datetime, str]
 
 
-def walk_deployments(
-    targets: Sequence[Deployment], parents: dict[str, Sequence[str]], shipped: set[str]
-) -> dict[str, VisitOrder]:
-    """Walk ``targets`` of one ``(repo, service)`` in visiting order; map each reached sha.
+def visit_order(deployment: Deployment) -> VisitOrder:
+    return (deployment.deployed_at, deployment.deployment_key)
 
-    ``shipped`` contains the commits earlier walks reached, and this walk adds to it.
-    """
-    first: dict[str, VisitOrder] = {}
-    for deployment in sorted(targets, key=lambda d: (d.deployed_at, d.deployment_key)):
-        order = (deployment.deployed_at, deployment.deployment_key)
-        for sha in _walk_new_commits(deployment.sha, parents, shipped):
-            first[sha] = order
-    return first
+
+def walk_deployments(
+    targets: Sequence[Deployment], parents: dict[str, Sequence[str]]
+) -> dict[str, VisitOrder]:
+    """Walk ``targets`` of one ``(repo, service)`` in visiting order and map each sha it reaches."""
+    graph = containment_graph.RepoCommits()
+    for sha, parent_shas in parents.items():
+        graph.add(sha, parent_shas)
+    ordered = sorted(targets, key=visit_order)
+    owner = containment_graph.first_deployments(
+        graph.parents(), graph.ids_of(d.sha for d in ordered)
+    )
+    return {
+        graph.shas[commit]: visit_order(ordered[position])
+        for commit, position in enumerate(owner)
+        if position != NONE
+    }
 
 
 def apply_patch_groups(
@@ -155,14 +151,7 @@ def compute_containment(
     commits: Iterable[Sequence[Any]], deployments: Iterable[Sequence[Any]]
 ) -> tuple[list[Shipment], list[PatchOverride]]:
     """Return the shipments of ``compute_first_deployments`` and the patch-id overrides."""
-    parents_by_repo: dict[str, dict[str, Sequence[str]]] = defaultdict(dict)
-    patch_groups_by_repo: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for commit in commits:
-        item = Commit(*commit)
-        parents_by_repo[item.repo][item.sha] = tuple(item.parent_shas or ())
-        if item.patch_id:
-            patch_groups_by_repo[item.repo][item.patch_id].append(item.sha)
-
+    graphs = containment_graph.repo_commits(commits)
     by_target: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
     for deployment in deployments:
         item = Deployment(*deployment)
@@ -170,15 +159,22 @@ def compute_containment(
 
     shipments: list[Shipment] = []
     overrides: list[PatchOverride] = []
+    prepared: dict[str, tuple[list[list[int]], list[list[int]]]] = {}
     for (repo, service), targets in sorted(by_target.items()):
-        walked = walk_deployments(targets, parents_by_repo.get(repo, {}), set())
-        groups = patch_groups_by_repo.get(repo, {}).values()
-        changed = apply_patch_groups(walked, groups)
-        for sha in changed:
-            before = walked.get(sha)
-            overrides.append(PatchOverride(repo, service, sha, before[1] if before else None))
-        final = walked | changed
-        shipments.extend(Shipment(repo, sha, service, key) for sha, (_, key) in final.items())
+        graph = graphs.get(repo) or containment_graph.RepoCommits()
+        if repo not in prepared:
+            prepared[repo] = (graph.parents(), graph.patch_groups())
+        parents, groups = prepared[repo]
+        ordered = sorted(targets, key=visit_order)
+        owner = containment_graph.first_deployments(parents, graph.ids_of(d.sha for d in ordered))
+        for commit, before in containment_graph.apply_patch_groups(owner, groups):
+            walked_key = ordered[before].deployment_key if before != NONE else None
+            overrides.append(PatchOverride(repo, service, graph.shas[commit], walked_key))
+        shipments.extend(
+            Shipment(repo, graph.shas[commit], service, ordered[position].deployment_key)
+            for commit, position in enumerate(owner)
+            if position != NONE
+        )
     return shipments, overrides
 
 
@@ -203,87 +199,6 @@ class MergeMember(NamedTuple):
     sha: str
 
 
-def _generations(parents: dict[str, Sequence[str]]) -> dict[str, int]:
-    """Return each commit's generation: 0 for a root, else 1 + the max over its parents.
-
-    Parents outside the graph are ignored. Computed without recursion, in
-    topological order (Kahn's algorithm).
-    """
-    children: dict[str, list[str]] = defaultdict(list)
-    waiting: dict[str, int] = {}
-    for sha, shas in parents.items():
-        known = [parent for parent in shas if parent in parents]
-        waiting[sha] = len(known)
-        for parent in known:
-            children[parent].append(sha)
-    generation = {sha: 0 for sha, count in waiting.items() if count == 0}
-    ready = list(generation)
-    while ready:
-        sha = ready.pop()
-        for child in children[sha]:
-            generation[child] = max(generation.get(child, 0), generation[sha] + 1)
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                ready.append(child)
-    return generation
-
-
-FIRST_SIDE, OTHER_SIDE = 1, 2
-
-
-def _merge_members(
-    merge_sha: str, parents: dict[str, Sequence[str]], generation: dict[str, int]
-) -> list[str]:
-    """Return the ancestors of the merge's other parents that its first parent lacks.
-
-    Commits are painted by the side they are reachable from and popped by
-    decreasing generation. Every descendant of a commit has a higher
-    generation, so a commit's paint is final when it is popped. The walk
-    stops once no commit in the queue is reachable from the other side only.
-    """
-    known_parents = [parent for parent in parents[merge_sha] if parent in parents]
-    if len(parents[merge_sha]) < 2 or not known_parents:
-        return []
-    paint: dict[str, int] = {}
-    heap: list[tuple[int, str]] = []
-    other_only: set[str] = set()
-
-    def mark(sha: str, side: int) -> None:
-        before = paint.get(sha, 0)
-        after = before | side
-        if after == before:
-            return
-        paint[sha] = after
-        if after == OTHER_SIDE:
-            other_only.add(sha)
-        else:
-            other_only.discard(sha)
-        heapq.heappush(heap, (-generation.get(sha, 0), sha))
-
-    first_parent = parents[merge_sha][0]
-    if first_parent in parents:
-        mark(first_parent, FIRST_SIDE)
-    for parent in parents[merge_sha][1:]:
-        if parent in parents:
-            mark(parent, OTHER_SIDE)
-
-    members: list[str] = []
-    done: set[str] = set()
-    while other_only:
-        _, sha = heapq.heappop(heap)
-        if sha in done:
-            continue
-        done.add(sha)
-        other_only.discard(sha)
-        side = paint[sha]
-        if side == OTHER_SIDE:
-            members.append(sha)
-        for parent in parents[sha]:
-            if parent in parents:
-                mark(parent, side)
-    return members
-
-
 def compute_merge_members(
     commits: Iterable[Sequence[Any]], merge_shas: Iterable[tuple[str, str]]
 ) -> list[MergeMember]:
@@ -292,26 +207,24 @@ def compute_merge_members(
     ``commits`` are shaped as for ``compute_first_deployments``. A sha that is
     not a merge commit of the graph has no members.
     """
-    parents_by_repo: dict[str, dict[str, Sequence[str]]] = defaultdict(dict)
-    for commit in commits:
-        item = Commit(*commit)
-        parents_by_repo[item.repo][item.sha] = tuple(item.parent_shas or ())
-
+    graphs = containment_graph.repo_commits(commits)
     by_repo: dict[str, set[str]] = defaultdict(set)
     for repo, merge_sha in merge_shas:
         by_repo[repo].add(merge_sha)
 
     result: list[MergeMember] = []
     for repo, shas in sorted(by_repo.items()):
-        parents = parents_by_repo.get(repo, {})
-        merges = sorted(sha for sha in shas if len(parents.get(sha, ())) > 1)
+        graph = graphs.get(repo) or containment_graph.RepoCommits()
+        merges = sorted(sha for sha in shas if len(graph.parent_shas_of(sha)) > 1)
         if not merges:
             continue
-        generation = _generations(parents)
+        members = containment_graph.all_merge_members(
+            graph.parents(), graph.first_unknown(), [graph.ids[sha] for sha in merges]
+        )
         for merge_sha in merges:
             result.extend(
-                MergeMember(repo, merge_sha, sha)
-                for sha in _merge_members(merge_sha, parents, generation)
+                MergeMember(repo, merge_sha, graph.shas[commit])
+                for commit in members[graph.ids[merge_sha]]
             )
     return result
 
@@ -339,13 +252,6 @@ def read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment]
         "from int_production_deployments where is_counted"
     ).fetchall()
     return [Deployment(*row) for row in rows]
-
-
-def read_pull_request_merges(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return con.execute(
-        "select distinct repo, merge_commit_sha from int_pull_requests "
-        "where merge_commit_sha is not null"
-    ).fetchall()
 
 
 def write_rows(

@@ -1,8 +1,7 @@
 """Rewrite the containment tables, or extend the stored ones with what is new.
 
-The full walk (``containment.compute_containment`` and
-``containment.compute_merge_members`` over all of history) runs when a full
-refresh is requested, when no walk state is stored, or when the change since
+The full walk (``containment_full.walk`` over all of history) runs when a
+full refresh is requested, when no walk state is stored, or when the change since
 the last walk is not safe to extend. Each run stores the walk state with the
 containment tables, in one transaction:
 
@@ -53,7 +52,7 @@ from typing import NamedTuple
 
 import duckdb
 
-from dagster_project import containment
+from dagster_project import containment, containment_full
 from dagster_project.containment import (
     MERGE_MEMBERS_TABLE,
     TABLE,
@@ -234,23 +233,15 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _walk_everything(con: duckdb.DuckDBPyConnection, reason: str) -> ContainmentRun:
-    commits = containment.read_commits(con)
-    deployments = containment.read_counted_deployments(con)
-    merges = containment.read_pull_request_merges(con)
-    shipments, overrides = containment.compute_containment(commits, deployments)
-    members = containment.compute_merge_members(commits, merges)
+    walked = containment_full.walk(con)
     with _transaction(con):
-        containment.write_rows(con, TABLE, Shipment._fields, shipments)
-        containment.write_rows(con, MERGE_MEMBERS_TABLE, MergeMember._fields, members)
+        shipments, members = containment_full.write_tables(con, STATE_OVERRIDES)
         con.execute(
             f"create or replace table {STATE_COMMITS} as "
             "select repo, sha, parent_shas, patch_id from int_commits"
         )
         _save_deployments_and_merges(con)
-        containment.write_rows(con, STATE_OVERRIDES, PatchOverride._fields, overrides)
-    return ContainmentRun(
-        FULL, reason, len(shipments), len(members), 0, len(deployments), len(merges)
-    )
+    return ContainmentRun(FULL, reason, shipments, members, 0, walked.deployments, walked.merges)
 
 
 def _save_deployments_and_merges(con: duckdb.DuckDBPyConnection) -> None:
@@ -344,7 +335,7 @@ def _walk_new_deployments(
     for repo, service, sha, parents in rows:
         unwalked[(repo, service)][sha] = tuple(parents)
     return {
-        target: containment.walk_deployments(items, unwalked.get(target, {}), set())
+        target: containment.walk_deployments(items, unwalked.get(target, {}))
         for target, items in new_by_target.items()
     }
 
@@ -434,7 +425,8 @@ def _merge_members_of(
     if not merges:
         return []
     # NOTE: this reads every commit of each repository with a new merge, because
-    # the generation numbers the walk orders by are not stored.
+    # the walk needs the repository's whole first-parent chain and topological
+    # order, which are not stored.
     commits = containment.read_commits(con, repos=sorted({repo for repo, _ in merges}))
     return containment.compute_merge_members(commits, merges)
 

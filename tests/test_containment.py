@@ -294,6 +294,42 @@ def test_build_containment_table_writes_merge_members(tmp_path):
     assert rows == [("r", "m", "b1")]
 
 
+def test_merge_members_shallow_first_parent(tmp_path):
+    # A shallow history: m's first parent and b1's parent were never loaded.
+    commits = [
+        ("r", "b1", ["c0"], None),
+        ("r", "m", ["gone", "b1"], None),
+        ("r", "c2", ["m"], None),
+        ("r", "b2", ["m"], None),
+        ("r", "m2", ["c2", "b2"], None),
+    ]
+    merges = [("r", "m"), ("r", "m2")]
+    expected = {"m": {"b1"}, "m2": {"b2"}}
+    assert members_of(commits, merges) == expected
+
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        con.execute(
+            "create table int_commits (repo varchar, sha varchar, parent_shas varchar, "
+            "patch_id varchar)"
+        )
+        con.executemany(
+            "insert into int_commits values (?, ?, ?, ?)",
+            [(repo, sha, json.dumps(parents), patch) for repo, sha, parents, patch in commits],
+        )
+        con.execute(
+            "create table int_production_deployments (deployment_key varchar, repo varchar, "
+            "service varchar, sha varchar, deployed_at timestamptz, is_counted boolean)"
+        )
+        con.execute("create table int_pull_requests (repo varchar, merge_commit_sha varchar)")
+        con.executemany("insert into int_pull_requests values (?, ?)", merges)
+        containment.build_containment_table(con)
+        rows = con.execute("select merge_sha, sha from containment__merge_members").fetchall()
+    written: dict[str, set[str]] = {}
+    for merge_sha, sha in rows:
+        written.setdefault(merge_sha, set()).add(sha)
+    assert written == expected
+
+
 def ancestors(sha: str, parents: dict[str, list[str]]) -> set[str]:
     """Return sha and its ancestors by a plain set walk, as a reference result."""
     seen: set[str] = set()
