@@ -309,3 +309,8 @@ def read_dashboard_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "failed_deployments": _failed_deployments(con),
         "data_quality": _data_quality(con, tables),
     }
+
+
+def read_contract_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Return the ``contract`` part of ``read_dashboard_data`` without reading the other marts."""
+    return _contract(con, existing_tables(con))

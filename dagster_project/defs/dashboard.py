@@ -21,6 +21,7 @@ import duckdb
 
 from dagster_project import publish
 from dagster_project.dashboard import METRICS, headline_values, read_dashboard_data
+from dagster_project.dashboard.data import read_contract_status
 from dagster_project.dashboard.metrics import ALL_SERVICES
 from dagster_project.dashboard.render import write_dashboard
 from dagster_project.defs.dbt import dbt_after_containment
@@ -132,7 +133,7 @@ def mart_metrics(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with _read_only(warehouse) as con:
-        data = {"contract": read_dashboard_data(con)["contract"]}
+        data = {"contract": read_contract_status(con)}
         metadata = _report_metadata(data, con)
     context.log.info(f"Recorded {len(metadata) - 1} headline values as metadata")
     return dg.MaterializeResult(metadata=metadata)
