@@ -297,7 +297,7 @@ def merge_landing(
     complete = {section_of(key) for key in sources} - {section_of(key) for key in report.missing}
     report.retired = _retired_sources(con, root / kind, tables, sources, complete, section_of)
     if report.retired:
-        # NOTE: a new key not seeded from an earlier key's rows reads back only to
-        # `since` or `initial_days`, so older incidents of the earlier keys are lost here.
+        # A new key was seeded with the earlier keys' rows (see the sources'
+        # seed_conditions), so only their copies under the old keys go.
         delete_sources(con, [*tables, *BOOKKEEPING_TABLES], report.retired)
     return report

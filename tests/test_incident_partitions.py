@@ -485,3 +485,65 @@ def test_switch_keeps_each_incident_once(tmp_path, pagerduty_server, opsgenie_se
     cursor_sources = {row[0] for row in query(db, "select _source from pipeline_cursors")}
     assert cursor_sources == {"pagerduty", "opsgenie"}
     assert mart_differences(before, db) == {}
+
+
+def test_switch_back_keeps_history_before_initial_days(tmp_path, pagerduty_server):
+    instance = dg.DagsterInstance.ephemeral()
+    split = pagerduty_section(pagerduty_server, [RECORDED_SERVICE, CONSTRUCTED_SERVICE])
+    first, db = materialize_pagerduty(
+        tmp_path, write_config(tmp_path, pagerduty=split), instance=instance
+    )
+    assert first.success
+    entries_before = query(db, "select count(*) from raw_pagerduty__log_entries")[0][0]
+
+    # Without `since`, the section-wide key reads only the last 90 days, which
+    # hold none of the incidents the service keys loaded.
+    whole = pagerduty_section(pagerduty_server, [])
+    del whole["since"]
+    requests_before = len(pagerduty_server.requests)
+    second, _ = materialize_pagerduty(
+        tmp_path, write_config(tmp_path, pagerduty=whole), instance=instance
+    )
+    assert second.success
+    starts = {
+        request.query["since"][0]
+        for request in pagerduty_server.requests[requests_before:]
+        if request.path == "/incidents"
+    }
+    # The service keys' cursors are not copied: the whole account is read from initial_days.
+    assert len(starts) == 1 and min(starts) > "2023-09-30", starts
+    assert sorted(merge_metadata(second.runs[-1])["retired_partitions_deleted"]) == [
+        PD_CONSTRUCTED,
+        PD_RECORDED,
+    ]
+    assert sources_of(db, "raw_pagerduty__incidents") == {"pagerduty": 7}
+    assert sources_of(db, "raw_pagerduty__log_entries") == {"pagerduty": entries_before}
+    assert set(cursors(db)) == {"pagerduty"}
+
+
+def test_opsgenie_switch_back_keeps_each_item_once(tmp_path, opsgenie_server):
+    db = tmp_path / "w.duckdb"
+    resources = {
+        "warehouse": WarehouseResource(path=str(db)),
+        "run_settings": RunSettingsResource(config_path=str(tmp_path / "dora.yml")),
+        "opsgenie_api": incidents.OpsgenieResource(max_retries=0),
+    }
+    assets = [incidents.extract_opsgenie, incidents.raw_opsgenie]
+    instance = dg.DagsterInstance.ephemeral()
+    split = opsgenie_section(opsgenie_server, [OG_RECORDED_SERVICE, OG_SECOND_SERVICE])
+    write_config(tmp_path, opsgenie=split)
+    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    shared = query(
+        db, f"select count(*) from raw_opsgenie__incidents where incident_id = '{SHARED_INCIDENT}'"
+    )
+    assert shared == [(2,)], "the shared incident is loaded by both service keys"
+    items = query(db, "select distinct record_kind, incident_id from raw_opsgenie__incidents")
+
+    # Without `since`, no incident or alert of 2023 is inside the first window.
+    whole = opsgenie_section(opsgenie_server, [])
+    del whole["since"]
+    write_config(tmp_path, opsgenie=whole)
+    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    after = query(db, "select record_kind, incident_id from raw_opsgenie__incidents")
+    assert sorted(after) == sorted(items)
+    assert sources_of(db, "raw_opsgenie__incidents") == {"opsgenie": len(items)}

@@ -155,15 +155,18 @@ def settings_by_partition(settings: OpsgenieSettings) -> dict[str, OpsgenieSetti
 
 
 def seed_conditions(settings: OpsgenieSettings, section: str) -> dict[str, tuple[str, list[Any]]]:
-    """Select the warehouse rows a new partition starts with: its rows of ``section``.
+    """Select the warehouse rows a new partition starts with, from the section's earlier keys.
 
     After a switch from one partition per section to one per service, each
     partition keeps the history and the cursor of the section-wide key, whose
     rows the merge deletes. A cursor is copied only when the section contains a
     row the partition would load, which shows the section-wide key loaded them.
+    After a switch back, the section-wide key keeps the rows of every earlier
+    key that it loads itself (incidents, alerts or both) but no cursor: it
+    covers services those keys never read.
     """
     if settings.source == section:
-        return {}
+        return {TABLE: _section_seed(settings, section)}
     if settings.include_incidents:
         [service_id] = settings.service_ids
         rows = (
@@ -182,6 +185,34 @@ def seed_conditions(settings: OpsgenieSettings, section: str) -> dict[str, tuple
             [section, entity, *parameters],
         ),
     }
+
+
+def _section_seed(settings: OpsgenieSettings, section: str) -> tuple[str, list[Any]]:
+    """Select one row per item of the section's service and alert keys, the latest loaded.
+
+    An incident that impacts two listed services was loaded by both keys.
+    """
+    newer_copy = (
+        f"select 1 from seed.{TABLE} as copy where starts_with(copy._source, ?) "
+        f"and copy._record_key = {TABLE}._record_key and (copy._loaded_at > {TABLE}._loaded_at "
+        f"or (copy._loaded_at = {TABLE}._loaded_at and copy._source > {TABLE}._source))"
+    )
+    condition = (
+        f"starts_with(_source, ?) and list_contains(?, record_kind) and not exists ({newer_copy})"
+    )
+    return condition, [f"{section}:", _kinds(settings), f"{section}:"]
+
+
+def _kinds(settings: OpsgenieSettings) -> list[str]:
+    """Return the record kinds a partition loads: ``incident``, ``alert`` or both."""
+    return [
+        kind
+        for kind, included in (
+            ("incident", settings.include_incidents),
+            ("alert", settings.include_alerts),
+        )
+        if included
+    ]
 
 
 # One item -----------------------------------------------------------------------------------
@@ -368,14 +399,7 @@ def load(
     """
     logger = logger or log
     warehouse.ensure_raw_tables(con, RAW_TABLES)
-    kinds = [
-        kind
-        for kind, included in (
-            ("incident", settings.include_incidents),
-            ("alert", settings.include_alerts),
-        )
-        if included
-    ]
+    kinds = _kinds(settings)
     summary = LoadSummary(settings.source, window_end=now)
     rows, rejected, locations = [], [], []
     for kind in kinds:

@@ -166,16 +166,22 @@ def settings_by_partition(settings: PagerDutySettings) -> dict[str, PagerDutySet
 
 
 def seed_conditions(settings: PagerDutySettings, section: str) -> dict[str, tuple[str, list[Any]]]:
-    """Select the warehouse rows a new service partition starts with: its rows of ``section``.
+    """Select the warehouse rows a new partition starts with, from the section's earlier keys.
 
     After a switch from one partition per section to one per service, the
     service keeps the history and the cursor of the section-wide key, whose
     rows the merge deletes, instead of reading only back to ``since`` or
     ``initial_days``. The cursor is copied only when the section contains an
     incident of the service, which shows the section-wide key loaded it.
+    After a switch back, the section-wide key keeps the incidents of every
+    service key but no cursor: it covers services those keys never read.
     """
     if settings.source == section:
-        return {}
+        of_services = "starts_with(_source, ?)"
+        return {
+            INCIDENTS_TABLE: (of_services, [f"{section}:"]),
+            LOG_ENTRIES_TABLE: (of_services, [f"{section}:"]),
+        }
     [service_id] = settings.service_ids
     of_service = "_source = ? and service_id = ?"
     loaded = f"exists (select 1 from seed.{INCIDENTS_TABLE} where {of_service})"
