@@ -34,6 +34,9 @@ KEPT_TABLE = "_files_kept"
 # The prefix of the raw-table columns that the check computes for a commit or
 # pull request in the checked table.
 ROW_PREFIX = "row_"
+# The prefixes of the JSON type and the text of each field in the stage view.
+TYPE_PREFIX = "type_"
+VALUE_PREFIX = "value_"
 
 # A timestamp that datetime.fromisoformat (Python 3.11) and DuckDB's cast to
 # timestamptz read as the same instant. Years 1900 to 2999 keep the Python
@@ -92,11 +95,26 @@ def _field(name: str, record: str | None = None) -> str:
 
 
 def _type(name: str, record: str | None = None) -> str:
-    return f"json_type({_field(name, record)})"
+    """Return the JSON type of the field: a stage view column, or read from the JSON ``record``."""
+    return f"{TYPE_PREFIX}{name}" if record is None else f"json_type({_field(name, record)})"
 
 
 def _value(name: str, record: str | None = None) -> str:
-    return f"({_field(name, record)} ->> '$')"
+    """Return the field's text: a stage view column, or read from the JSON ``record``."""
+    return f"{VALUE_PREFIX}{name}" if record is None else f"({_field(name, record)} ->> '$')"
+
+
+def _field_columns(entity: str) -> str:
+    """Return the select list of each field's JSON type and text, parsed once per record.
+
+    The checks and row columns name a field's type and text several times,
+    and these columns spare DuckDB a parse of the field for each.
+    """
+    columns = []
+    for name in FIELDS_OF[entity]:
+        columns.append(f"json_type(fields.{name}) as {TYPE_PREFIX}{name}")
+        columns.append(f"(fields.{name} ->> '$') as {VALUE_PREFIX}{name}")
+    return ", ".join(columns)
 
 
 def _absent(name: str, record: str | None = None) -> str:
@@ -361,9 +379,10 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
 
     A reused record's text equals the payload of a stored row, so the same
     code stores the same row for it again. The stage view gives each other
-    record with its type and its fields as JSON, parsed out of the record
-    once per read so that the checks read the small JSON values. A view does
-    not copy the records again, and ``check_records`` reads it once.
+    record with its type, its fields as JSON and each field's type and text
+    (``_field_columns``), parsed out of the record once per read so that the
+    checks read small values. A view does not copy the records again, and
+    ``check_records`` reads it once.
     """
     if stored_rows is None:
         con.execute(
@@ -389,7 +408,8 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
             record,
             record_type,
             len(record_keys) = len(list_distinct(record_keys)) as distinct_keys,
-            fields
+            fields,
+            {_field_columns(entity)}
         from (
             select
                 file_index,
@@ -493,13 +513,14 @@ def _checked_values(entity: str) -> str:
 
     A commit or pull request that passes gets its row's columns, computed in
     the same pass as the check, as ``row_<column>`` and its key as
-    ``record_key``. A deployment keeps its fields, from which its insert
-    makes one row per status record. The columns are computed only for a
-    record that passes, because their casts fail on other records.
+    ``record_key``. A deployment keeps its fields and their texts, from which
+    its insert makes one row per status record. The columns are computed only
+    for a record that passes, because their casts fail on other records.
     """
     columns = _row_columns(entity)
     if columns is None:
-        return "fields, null as record_key"
+        texts = ", ".join(f"{VALUE_PREFIX}{name}" for name in FIELDS_OF[entity])
+        return f"fields, {texts}, null as record_key"
     values = [f"case when ok then {columns['_record_key']} end as record_key"]
     for name, expression in columns.items():
         if name != "_record_key":
