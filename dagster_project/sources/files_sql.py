@@ -77,6 +77,10 @@ FIELDS_OF = {
     "deployments": DEPLOYMENT_FIELDS,
 }
 SQL_ENTITIES = tuple(FIELDS_OF)
+# The deployment fields whose text ``_insert_deployments`` reads.
+DEPLOYMENT_ROW_FIELDS = (
+    "id", "service", "environment", "sha", "repo", "started_at", "pipeline_status",
+)  # fmt: skip
 # Entities whose records must have unique keys. The Python validator quarantines
 # a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
@@ -513,13 +517,14 @@ def _checked_values(entity: str) -> str:
 
     A commit or pull request that passes gets its row's columns, computed in
     the same pass as the check, as ``row_<column>`` and its key as
-    ``record_key``. A deployment keeps its fields and their texts, from which
-    its insert makes one row per status record. The columns are computed only
-    for a record that passes, because their casts fail on other records.
+    ``record_key``. A deployment keeps its fields and the texts that its
+    insert reads, from which the insert makes one row per status record. The
+    columns are computed only for a record that passes, because their casts
+    fail on other records.
     """
     columns = _row_columns(entity)
     if columns is None:
-        texts = ", ".join(f"{VALUE_PREFIX}{name}" for name in FIELDS_OF[entity])
+        texts = ", ".join(f"{VALUE_PREFIX}{name}" for name in DEPLOYMENT_ROW_FIELDS)
         return f"fields, {texts}, null as record_key"
     values = [f"case when ok then {columns['_record_key']} end as record_key"]
     for name, expression in columns.items():
