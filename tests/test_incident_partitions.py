@@ -314,23 +314,29 @@ def test_switch_keeps_history_before_initial_days(tmp_path, pagerduty_server):
     ]
 
 
-def test_opsgenie_switch_seeds_each_partition(tmp_path, opsgenie_server):
-    db = tmp_path / "w.duckdb"
+def opsgenie_materializer(db: Path, config: Path):
+    """Return a function that runs every Opsgenie partition and the merge on one instance."""
     resources = {
         "warehouse": WarehouseResource(path=str(db)),
-        "run_settings": RunSettingsResource(config_path=str(tmp_path / "dora.yml")),
+        "run_settings": RunSettingsResource(config_path=str(config)),
         "opsgenie_api": incidents.OpsgenieResource(max_retries=0),
     }
     assets = [incidents.extract_opsgenie, incidents.raw_opsgenie]
     instance = dg.DagsterInstance.ephemeral()
+    return lambda: materialize_source(partitions.OPSGENIE, assets, resources, instance)
+
+
+def test_opsgenie_switch_seeds_each_partition(tmp_path, opsgenie_server):
+    db = tmp_path / "w.duckdb"
+    materialize = opsgenie_materializer(db, tmp_path / "dora.yml")
     write_config(tmp_path, opsgenie=opsgenie_section(opsgenie_server, []))
-    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    assert materialize().success
 
     # Without `since`, no incident or alert of 2023 is inside the first window.
     split = opsgenie_section(opsgenie_server, [OG_RECORDED_SERVICE, OG_SECOND_SERVICE])
     del split["since"]
     write_config(tmp_path, opsgenie=split)
-    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    assert materialize().success
     assert sources_of(db, "raw_opsgenie__incidents") == {
         f"opsgenie:{OG_RECORDED_SERVICE}": 3,
         f"opsgenie:{OG_SECOND_SERVICE}": 1,
@@ -523,16 +529,10 @@ def test_switch_back_keeps_history_before_initial_days(tmp_path, pagerduty_serve
 
 def test_opsgenie_switch_back_keeps_each_item_once(tmp_path, opsgenie_server):
     db = tmp_path / "w.duckdb"
-    resources = {
-        "warehouse": WarehouseResource(path=str(db)),
-        "run_settings": RunSettingsResource(config_path=str(tmp_path / "dora.yml")),
-        "opsgenie_api": incidents.OpsgenieResource(max_retries=0),
-    }
-    assets = [incidents.extract_opsgenie, incidents.raw_opsgenie]
-    instance = dg.DagsterInstance.ephemeral()
+    materialize = opsgenie_materializer(db, tmp_path / "dora.yml")
     split = opsgenie_section(opsgenie_server, [OG_RECORDED_SERVICE, OG_SECOND_SERVICE])
     write_config(tmp_path, opsgenie=split)
-    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    assert materialize().success
     shared = query(
         db, f"select count(*) from raw_opsgenie__incidents where incident_id = '{SHARED_INCIDENT}'"
     )
@@ -543,7 +543,7 @@ def test_opsgenie_switch_back_keeps_each_item_once(tmp_path, opsgenie_server):
     whole = opsgenie_section(opsgenie_server, [])
     del whole["since"]
     write_config(tmp_path, opsgenie=whole)
-    assert materialize_source(partitions.OPSGENIE, assets, resources, instance).success
+    assert materialize().success
     after = query(db, "select record_kind, incident_id from raw_opsgenie__incidents")
     assert sorted(after) == sorted(items)
     assert sources_of(db, "raw_opsgenie__incidents") == {"opsgenie": len(items)}
