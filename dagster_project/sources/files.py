@@ -19,7 +19,7 @@ from typing import Any
 
 from dagster_project import warehouse
 from dagster_project.config import PipelineConfig
-from dagster_project.sources import files_sql, files_upsert
+from dagster_project.sources import files_sql, files_sql_checks, files_upsert
 from dagster_project.timeparse import TimestampError, parse_timestamp
 
 SOURCE = "files"
@@ -33,7 +33,7 @@ RAW_TABLE_OF = {
     "incidents": "raw_files__incidents",
 }
 REVERT_PATTERN = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
-MAX_FIELD_CHARS = files_sql.MAX_FIELD_CHARS
+MAX_FIELD_CHARS = files_sql_checks.MAX_FIELD_CHARS
 # Integer fields are stored as DuckDB ``integer`` (32-bit).
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -548,12 +548,13 @@ def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     """Return a hash of everything the load of one entity depends on.
 
     That is the name and bytes of each of its files, the code of this module
-    and of ``files_sql``, and
+    and of ``files_sql`` and ``files_sql_checks``, and
     for deployments the environment settings that decide which rows are
     quarantined. Equal fingerprints give equal raw rows and quarantine rows.
     """
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(Path(files_sql.__file__).read_bytes())
+    for module in (files_sql.__file__, files_sql_checks.__file__):
+        digest.update(Path(module).read_bytes())
     if entity == "deployments":
         settings = [
             sorted(config.environment_mapping.items()),
@@ -571,7 +572,7 @@ def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
 def code_fingerprint() -> str:
     """Return a hash of the code that turns records into raw rows."""
     digest = hashlib.sha256()
-    for module in (__file__, files_sql.__file__, files_upsert.__file__):
+    for module in (__file__, files_sql.__file__, files_sql_checks.__file__, files_upsert.__file__):
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()
 
