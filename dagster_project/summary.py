@@ -32,10 +32,14 @@ def summary_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict, list[dict]]:
     start_day = local_day - timedelta(days=SUMMARY_WINDOW_DAYS - 1)
     start = datetime.combine(start_day, datetime.min.time(), zone)
     end = datetime.combine(local_day + timedelta(days=1), datetime.min.time(), zone)
+    # The overall row counts every production incident, so a service with
+    # incidents but no counted deployment gets a row of its own too.
     services = [
         row[0]
         for row in con.execute(
-            "select distinct service from fct_deployments where is_counted order by service"
+            "select service from fct_deployments where is_counted "
+            "union select service from fct_incidents where service is not null "
+            "order by service"
         ).fetchall()
     ]
     rows = []
