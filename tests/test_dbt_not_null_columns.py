@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from dagster_project import dbt_failures
 from dagster_project.project import dbt_project
 from tests.conftest import TESTS_DIR, run_dbt, write_events
 
@@ -52,6 +53,14 @@ def test_not_null_columns_names_each_null_column(tmp_path: Path, refresh) -> Non
     results, failures = _run_test(tmp_path, warehouse)
     assert [result["status"] for result in results] == ["fail"]
     assert failures == {(first, 2), (second, 1)}
+
+    # What a failed refresh adds to dbt's message, read from the same target folder.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        lines = dbt_failures.null_column_lines(tmp_path / "target", con)
+    counts = ", ".join(
+        f"{name} ({count} {'row' if count == 1 else 'rows'})" for name, count in sorted(failures)
+    )
+    assert lines == [f"{MODEL} has nulls in {counts}"]
 
 
 def test_no_column_level_not_null_tests_remain() -> None:

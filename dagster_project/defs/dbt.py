@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -26,6 +27,7 @@ from dagster_project import (
     containment,
     containment_refresh,
     dbt_child,
+    dbt_failures,
     dbt_partial_parse,
     engines,
     progress,
@@ -152,17 +154,40 @@ def _stream_build(
     as_of = run_settings.resolve_as_of(context).isoformat()
     invocation, target = _start_build(context, dbt, args, as_of, warehouse.resolved_path())
     reported: set[dg.AssetKey] = set()
-    for event in invocation.stream():
-        if isinstance(event, dg.Output | dg.MaterializeResult):
-            reported.add(_asset_key(context, event))
-            if len(reported) % 10 == 0:
-                progress.report(f"dbt: {len(reported)} models built")
-        yield event
+    try:
+        for event in invocation.stream():
+            if isinstance(event, dg.Output | dg.MaterializeResult):
+                reported.add(_asset_key(context, event))
+                if len(reported) % 10 == 0:
+                    progress.report(f"dbt: {len(reported)} models built")
+            yield event
+    except DagsterDbtCliRuntimeError as error:
+        _raise_with_null_columns(error, target, warehouse, engine)
     _fail_on_unreported(context, reported, step)
     progress.report(f"dbt: {step} step done, {len(reported)} models built")
     dbt_partial_parse.save_state(Path(dbt_project.project_dir), target, warehouse.resolved_path())
     if engine is not None:
         _copy_marts_back(context, engine, warehouse)
+
+
+def _raise_with_null_columns(
+    error: DagsterDbtCliRuntimeError,
+    target: Path,
+    warehouse: WarehouseResource,
+    engine: engines.Engine | None,
+) -> None:
+    """Raise ``error``, naming the null columns of failed not_null_columns tests on DuckDB.
+
+    Other engines keep dbt's message, which names the test and its columns.
+    """
+    if engine is not None:
+        raise error
+    with warehouse.connect() as con:
+        lines = dbt_failures.null_column_lines(target, con)
+    if not lines:
+        raise error
+    # Without the cause, whose text is the same, the CLI prints dbt's message once.
+    raise dg.Failure("\n".join([str(error).rstrip(), *lines])) from None
 
 
 def _asset_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey:
