@@ -116,6 +116,28 @@ def _seed(
         con.execute("detach seed")
 
 
+# The copy of an item that the staging models keep when several partition keys
+# of a section hold it: the latest update, then the latest load.
+LATEST_COPY_ORDER = "updated_at desc nulls last, _loaded_at desc nulls last, _source asc"
+
+
+def latest_copy_condition(table: str, copies: str, key: str) -> str:
+    """Return a seed condition on ``table``: its row is the latest copy of ``key`` in ``copies``.
+
+    The copies are the rows of ``copies`` whose ``_source`` starts with the
+    condition's one parameter (a section's ``<source_name>:``), ranked by
+    ``LATEST_COPY_ORDER``. ``table`` may be ``copies`` itself, or a table of
+    the same items' details, such as log entries.
+    """
+    return (
+        f"exists (select 1 from (select _source, {key}, row_number() over "
+        f"(partition by {key} order by {LATEST_COPY_ORDER}) as copy_rank "
+        f"from seed.{copies} where starts_with(_source, ?)) as ranked "
+        f"where ranked.copy_rank = 1 and ranked._source = {table}._source "
+        f"and ranked.{key} = {table}.{key})"
+    )
+
+
 def _seed_fallback(
     con: duckdb.DuckDBPyConnection, source: str, present: set[str], fallback: SeedConditions
 ) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project import warehouse
+from dagster_project import landing, warehouse
 from dagster_project.clients.opsgenie import OpsgenieClient, host_for_region
 from dagster_project.sources.incidents_common import (
     INCIDENT_EXTRA_COLUMNS,
@@ -188,18 +188,12 @@ def seed_conditions(settings: OpsgenieSettings, section: str) -> dict[str, tuple
 
 
 def _section_seed(settings: OpsgenieSettings, section: str) -> tuple[str, list[Any]]:
-    """Select one row per item of the section's service and alert keys, the latest loaded.
+    """Select one row per item of the section's service and alert keys, the latest copy.
 
     An incident that impacts two listed services was loaded by both keys.
     """
-    newer_copy = (
-        f"select 1 from seed.{TABLE} as copy where starts_with(copy._source, ?) "
-        f"and copy._record_key = {TABLE}._record_key and (copy._loaded_at > {TABLE}._loaded_at "
-        f"or (copy._loaded_at = {TABLE}._loaded_at and copy._source > {TABLE}._source))"
-    )
-    condition = (
-        f"starts_with(_source, ?) and list_contains(?, record_kind) and not exists ({newer_copy})"
-    )
+    latest = landing.latest_copy_condition(TABLE, TABLE, "_record_key")
+    condition = f"starts_with(_source, ?) and list_contains(?, record_kind) and {latest}"
     return condition, [f"{section}:", _kinds(settings), f"{section}:"]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project import warehouse
+from dagster_project import landing, warehouse
 from dagster_project.clients.pagerduty import DEFAULT_BASE_URL, PagerDutyClient
 from dagster_project.sources.incidents_common import (
     INCIDENT_EXTRA_COLUMNS,
@@ -177,10 +177,15 @@ def seed_conditions(settings: PagerDutySettings, section: str) -> dict[str, tupl
     service key but no cursor: it covers services those keys never read.
     """
     if settings.source == section:
-        of_services = "starts_with(_source, ?)"
+        # An incident moved between two listed services was loaded by both keys.
+        prefix = f"{section}:"
         return {
-            INCIDENTS_TABLE: (of_services, [f"{section}:"]),
-            LOG_ENTRIES_TABLE: (of_services, [f"{section}:"]),
+            table: (
+                "starts_with(_source, ?) and "
+                + landing.latest_copy_condition(table, INCIDENTS_TABLE, "incident_id"),
+                [prefix, prefix],
+            )
+            for table in (INCIDENTS_TABLE, LOG_ENTRIES_TABLE)
         }
     [service_id] = settings.service_ids
     of_service = "_source = ? and service_id = ?"
