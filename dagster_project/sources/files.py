@@ -200,18 +200,22 @@ def entity_files(folder: Path, entity: str) -> list[Path]:
 
 # Field helpers --------------------------------------------------------------------------------
 
+WHOLE_NUMBER = "use a whole number such as 42"
+
 
 def _text(data: dict[str, Any], name: str, required: bool = False) -> str | None:
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise RowError(f"missing required field '{name}'")
+            raise RowError(f"missing required field '{name}'; add it to the record")
         return None
     if isinstance(value, dict | list):
-        raise RowError(f"field '{name}' must be text, got {json.dumps(value)[:80]}")
+        raise RowError(
+            f"field '{name}' must be text, got {json.dumps(value)[:80]}; write it as a JSON string"
+        )
     text = str(value)
     if len(text) > MAX_FIELD_CHARS:
-        raise RowError(f"field '{name}' is longer than {MAX_FIELD_CHARS} characters")
+        raise RowError(f"field '{name}' is longer than {MAX_FIELD_CHARS} characters; shorten it")
     return text.strip() if required else text
 
 
@@ -219,7 +223,10 @@ def _time(data: dict[str, Any], name: str, required: bool = False):
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise RowError(f"missing required field '{name}' (a timestamp with offset)")
+            raise RowError(
+                f"missing required field '{name}'; add a timestamp with an offset, "
+                "such as 2024-03-04T10:00:00+00:00"
+            )
         return None
     try:
         return parse_timestamp(value, name)
@@ -245,14 +252,14 @@ def _int(data: dict[str, Any], name: str, required: bool = False) -> int | None:
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise RowError(f"missing required field '{name}'")
+            raise RowError(f"missing required field '{name}'; add it to the record")
         return None
     if isinstance(value, bool):
-        raise RowError(f"field '{name}': invalid integer {value!r}")
+        raise RowError(f"field '{name}': invalid integer {value!r}; {WHOLE_NUMBER}")
     try:
         number = int(str(value).strip().lstrip("#"))
     except ValueError:
-        raise RowError(f"field '{name}': invalid integer {value!r}") from None
+        raise RowError(f"field '{name}': invalid integer {value!r}; {WHOLE_NUMBER}") from None
     if not INT32_MIN <= number <= INT32_MAX:
         raise RowError(
             f"field '{name}': {value!r} is outside the range the warehouse stores "
@@ -276,7 +283,10 @@ def _list(data: dict[str, Any], name: str) -> list[str]:
         else:
             return [part for part in re.split(r"[;,\s]+", text) if part]
     if not isinstance(value, list) or not all(isinstance(item, str | int) for item in value):
-        raise RowError(f"field '{name}': expected a list of strings, got {json.dumps(value)[:80]}")
+        raise RowError(
+            f"field '{name}': expected a list of strings, got {json.dumps(value)[:80]}; "
+            'write a JSON list such as ["a1b2c3", "d4e5f6"]'
+        )
     return [str(item) for item in value]
 
 
@@ -408,7 +418,10 @@ def parse_incident(data: dict[str, Any], line: int) -> dict[str, Any]:
     incident_id = _text(data, "id", required=True)
     alert_at = _time(data, "opened_at") or _time(data, "alert_at")
     if alert_at is None:
-        raise RowError("missing required field 'opened_at' (the alert time, with offset)")
+        raise RowError(
+            "missing required field 'opened_at' (the alert time); add a timestamp with an "
+            "offset, such as 2024-03-04T10:00:00+00:00"
+        )
     production = _bool(data, "is_production")
     return {
         "_record_key": f"{incident_id}|{line}",
