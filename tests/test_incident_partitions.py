@@ -517,7 +517,8 @@ def test_switch_back_keeps_history_before_initial_days(tmp_path, pagerduty_serve
         if request.path == "/incidents"
     }
     # The service keys' cursors are not copied: the whole account is read from initial_days.
-    assert len(starts) == 1 and min(starts) > "2023-09-30", starts
+    assert len(starts) == 1, starts
+    assert min(starts) > "2023-09-30", starts
     assert sorted(merge_metadata(second.runs[-1])["retired_partitions_deleted"]) == [
         PD_CONSTRUCTED,
         PD_RECORDED,

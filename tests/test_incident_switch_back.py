@@ -62,11 +62,13 @@ def test_switch_back_keeps_latest_copy_of_moved_incident(tmp_path, newer):
             tmp_path, write_config(tmp_path, pagerduty=whole), instance=instance
         )
         assert second.success
-    kept = query(db, f"select _source, service_id from raw_pagerduty__incidents where {incident}")
-    assert kept == [("pagerduty", newer)]
-    entries_kept = query(
+    section_rows = query(
+        db, f"select _source, service_id from raw_pagerduty__incidents where {incident}"
+    )
+    assert section_rows == [("pagerduty", newer)]
+    section_entries = query(
         db,
         "select count(*), count(distinct log_entry_id) from raw_pagerduty__log_entries "
         f"where {incident}",
     )
-    assert entries_kept == [(entry_count[0][0], entry_count[0][0])]
+    assert section_entries == [(entry_count[0][0], entry_count[0][0])]
