@@ -124,10 +124,10 @@ def snapshot_marts(warehouse: Path) -> dict[str, list[tuple]]:
 
 
 def dora_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "DORA_PROGRESS": "1", **extra}
+    env = {**os.environ, "DORA_PROGRESS": "1"}
     env.pop("DAGSTER_HOME", None)
     env.pop("DORA_CONFIG", None)
-    return env
+    return {**env, **extra}
 
 
 def refresh_command(events: Path, warehouse: Path) -> list[str]:
