@@ -29,7 +29,8 @@ OFFLINE_ENVIRONMENT = {
 
 
 # Telemetry off; runs that write the warehouse (tagged in definitions.py) queue
-# one behind the other, because DuckDB allows one writer.
+# one behind the other, because DuckDB allows one writer; the SQLite event log
+# keeps its connections open (event_log.py).
 WRITES_WAREHOUSE_TAG = "dora/writes-warehouse"
 INSTANCE_SETTINGS = f"""telemetry:
   enabled: false
@@ -40,6 +41,9 @@ concurrency:
     tag_concurrency_limits:
       - key: "{WRITES_WAREHOUSE_TAG}"
         limit: 1
+event_log_storage:
+  module: dagster_project.event_log
+  class: SqliteEventLog
 """
 
 
