@@ -234,18 +234,6 @@ def compute_merge_members(
 PARENT_LIST = """from_json(coalesce(parent_shas, '[]'), '["VARCHAR"]')"""
 
 
-def read_commits(
-    con: duckdb.DuckDBPyConnection, repos: Sequence[str] | None = None
-) -> list[Commit]:
-    """Read the commits of ``int_commits``: all, or those of ``repos``."""
-    query = f"select repo, sha, {PARENT_LIST}, patch_id from int_commits"
-    if repos is None:
-        rows = con.execute(query).fetchall()
-    else:
-        rows = con.execute(f"{query} where list_contains(?, repo)", [list(repos)]).fetchall()
-    return [Commit(*row) for row in rows]
-
-
 def read_counted_deployments(con: duckdb.DuckDBPyConnection) -> list[Deployment]:
     rows = con.execute(
         "select deployment_key, repo, service, sha, deployed_at "

@@ -6,9 +6,9 @@ per kind of input. Python runs the walks of ``containment_graph`` on them,
 and DuckDB joins the resulting numbers back to shas and deployment keys.
 Python never builds a tuple or a sha string per commit, which took most of
 the step's time before. The incremental path of ``containment_refresh``
-walks through ``containment.compute_containment`` and
-``containment.compute_merge_members`` instead, and
-``tests/test_containment_refresh.py`` checks that both give the same rows.
+walks new deployments through ``containment.compute_containment`` and new
+merges through ``merge_members_of`` below, and
+``tests/test_containment_refresh.py`` checks that both paths give the same rows.
 
 The inputs are read into temporary tables of the connection, which
 ``write_tables`` drops. Plain Python and DuckDB SQL, no Dagster imports.
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import duckdb
 
 from dagster_project import containment_graph
-from dagster_project.containment import MERGE_MEMBERS_TABLE, PARENT_LIST, TABLE
+from dagster_project.containment import MERGE_MEMBERS_TABLE, PARENT_LIST, TABLE, MergeMember
 from dagster_project.containment_graph import NONE
 
 COMMIT_IDS = "containment_commit_ids"
@@ -31,7 +31,10 @@ DEPLOYMENT_ORDER = "containment_deployment_order"
 OWNERS = "containment_owners"
 OVERRIDES = "containment_overrides"
 MEMBERS = "containment_members"
-TEMP_TABLES = (COMMIT_IDS, PARENT_IDS, DEPLOYMENT_ORDER, OWNERS, OVERRIDES, MEMBERS)
+REQUESTED_MERGES = "containment_requested_merges"
+TEMP_TABLES = (
+    COMMIT_IDS, PARENT_IDS, DEPLOYMENT_ORDER, OWNERS, OVERRIDES, MEMBERS, REQUESTED_MERGES
+)  # fmt: skip
 
 # Each repository's commits numbered 0 .. n - 1 by sha. int_commits has one
 # row per (repo, sha) (a dbt test of the model checks it).
@@ -129,6 +132,23 @@ group by c.repo
 """
 
 
+# The ids of the requested merge commits with two or more parent shas.
+REQUESTED_MERGE_IDS = f"""
+select c.repo, list(c.id order by c.id)
+from {REQUESTED_MERGES} as m
+inner join {COMMIT_IDS} as c on c.repo = m.repo and c.sha = m.sha
+where len(c.parent_list) > 1
+group by c.repo
+"""
+MEMBER_SHAS = f"""
+select m.repo, merge.sha, c.sha
+from {MEMBERS} as m
+inner join {COMMIT_IDS} as merge on merge.repo = m.repo and merge.id = m.merge_id
+inner join {COMMIT_IDS} as c on c.repo = m.repo and c.id = m.id
+order by m.repo, merge.sha, c.sha
+"""
+
+
 class FullWalk(NamedTuple):
     """The row counts of one full walk."""
 
@@ -151,10 +171,7 @@ def walk(con: duckdb.DuckDBPyConnection) -> FullWalk:
     ):
         con.execute(f"create or replace temp table {table} ({columns})")
 
-    graphs = {
-        repo: (_parent_lists(count, children, parents), set(first_unknown))
-        for repo, count, children, parents, first_unknown in con.execute(GRAPHS).fetchall()
-    }
+    graphs = _read_graphs(con)
     groups = dict(con.execute(PATCH_GROUPS).fetchall())
     for repo, service, deployed in con.execute(TARGETS).fetchall():
         parents = graphs[repo][0] if repo in graphs else []
@@ -165,7 +182,62 @@ def walk(con: duckdb.DuckDBPyConnection) -> FullWalk:
             ids, positions = zip(*changed, strict=True)
             _insert_pairs(con, OVERRIDES, [repo, service], ids, positions)
 
-    for repo, merges in con.execute(MERGES).fetchall():
+    _walk_merges(con, graphs, MERGES)
+    merge_count = _count(
+        con,
+        "select count(*) from (select distinct repo, merge_commit_sha from int_pull_requests "
+        "where merge_commit_sha is not null)",
+    )
+    return FullWalk(_count(con, f"select count(*) from {DEPLOYMENT_ORDER}"), merge_count)
+
+
+def merge_members_of(
+    con: duckdb.DuckDBPyConnection, merges: Sequence[tuple[str, str]]
+) -> list[MergeMember]:
+    """Return the commits each ``(repo, merge_sha)`` brings onto its first parent's branch.
+
+    Reads the whole graph of each repository named in ``merges``, on integer
+    ids as ``walk`` does, and gives the rows of
+    ``containment.compute_merge_members``: none for a sha that is not a merge
+    commit of the graph.
+    """
+    if not merges:
+        return []
+    repos = sorted({repo for repo, _ in merges})
+    try:
+        con.execute(READ_COMMITS + " where list_contains(?, repo)", [repos])
+        con.execute(READ_PARENTS)
+        con.execute(
+            f"create or replace temp table {MEMBERS} (repo varchar, merge_id integer, id integer)"
+        )
+        con.execute(f"create or replace temp table {REQUESTED_MERGES} (repo varchar, sha varchar)")
+        con.execute(
+            f"insert into {REQUESTED_MERGES} select unnest(?::varchar[]), unnest(?::varchar[])",
+            [[repo for repo, _ in merges], [sha for _, sha in merges]],
+        )
+        _walk_merges(con, _read_graphs(con), REQUESTED_MERGE_IDS)
+        rows = con.execute(MEMBER_SHAS).fetchall()
+    finally:
+        for table in (COMMIT_IDS, PARENT_IDS, MEMBERS, REQUESTED_MERGES):
+            con.execute(f"drop table if exists {table}")
+    return [MergeMember(*row) for row in rows]
+
+
+def _read_graphs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[list[int]], set[int]]]:
+    """Return each repository's parent id lists and the ids whose first parent is unknown."""
+    return {
+        repo: (_parent_lists(count, children, parents), set(first_unknown))
+        for repo, count, children, parents, first_unknown in con.execute(GRAPHS).fetchall()
+    }
+
+
+def _walk_merges(
+    con: duckdb.DuckDBPyConnection,
+    graphs: dict[str, tuple[list[list[int]], set[int]]],
+    merges_query: str,
+) -> None:
+    """Insert into ``MEMBERS`` the members of the merge ids that ``merges_query`` lists per repo."""
+    for repo, merges in con.execute(merges_query).fetchall():
         parents, first_unknown = graphs[repo]
         members = containment_graph.all_merge_members(parents, first_unknown, merges)
         merge_column: list[int] = []
@@ -174,12 +246,6 @@ def walk(con: duckdb.DuckDBPyConnection) -> FullWalk:
             merge_column.extend([merge] * len(members[merge]))
             member_column.extend(members[merge])
         _insert_pairs(con, MEMBERS, [repo], merge_column, member_column)
-    merge_count = _count(
-        con,
-        "select count(*) from (select distinct repo, merge_commit_sha from int_pull_requests "
-        "where merge_commit_sha is not null)",
-    )
-    return FullWalk(_count(con, f"select count(*) from {DEPLOYMENT_ORDER}"), merge_count)
 
 
 def _parent_lists(count: int, children: list[int], parents: list[int]) -> list[list[int]]:

@@ -422,13 +422,10 @@ def _merge_members_of(
     con: duckdb.DuckDBPyConnection, merges: list[tuple[str, str]]
 ) -> list[MergeMember]:
     """Walk ``merges`` on the whole graph of their repositories."""
-    if not merges:
-        return []
     # NOTE: this reads every commit of each repository with a new merge, because
     # the walk needs the repository's whole first-parent chain and topological
     # order, which are not stored.
-    commits = containment.read_commits(con, repos=sorted({repo for repo, _ in merges}))
-    return containment.compute_merge_members(commits, merges)
+    return containment_full.merge_members_of(con, merges)
 
 
 def _update_merge_members(

@@ -15,7 +15,7 @@ import duckdb
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dagster_project import containment_refresh, warehouse
+from dagster_project import containment, containment_full, containment_refresh, warehouse
 from dagster_project.containment import MERGE_MEMBERS_TABLE, TABLE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -262,3 +262,29 @@ def test_random_growth_matches_full_walk(tmp_path_factory, case) -> None:
     run, extended, rebuilt = refresh_twice(folder, before, after)
     event(f"{run.path} walk")
     assert extended == rebuilt, run
+
+
+def test_merge_members_of_matches_python_walk(tmp_path: Path) -> None:
+    commits: list[Commit] = [
+        ("a", "c0", [], None),
+        ("a", "b1", ["c0"], None),
+        ("a", "c1", ["c0"], None),
+        ("a", "m", ["c1", "b1"], None),
+        ("b", "c0", [], None),
+        ("b", "x1", ["c0"], None),
+        ("b", "x2", ["x1"], None),
+        ("b", "c1", ["c0"], None),
+        ("b", "m", ["c1", "x2"], None),
+        ("b", "orphan", ["gone", "x1"], None),
+    ]
+    requested = [("a", "m"), ("b", "m"), ("b", "orphan"), ("b", "c1"), ("b", "missing")]
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        write_inputs(con, commits, [], [])
+        rows = containment_full.merge_members_of(con, requested)
+        leftover = con.execute(
+            "select count(*) from duckdb_tables() where table_name like 'containment_%'"
+        ).fetchone()
+    expected = containment.compute_merge_members(commits, requested)
+    assert sorted(rows) == sorted(expected)
+    assert {(row.repo, row.merge_sha) for row in rows} == {("a", "m"), ("b", "m"), ("b", "orphan")}
+    assert leftover == (0,)
