@@ -127,16 +127,16 @@ class SqliteEventLog(SqliteEventLogStorage):
                 yield connection
             self._engines[shard] = (engine, _file_id(self.path_for_shard(shard)))
 
-    def dispose(self) -> None:
+    def _dispose_engines(self) -> None:
         with self._db_lock:
             for engine, _ in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+    def dispose(self) -> None:
+        self._dispose_engines()
         super().dispose()
 
     def wipe(self) -> None:
-        with self._db_lock:
-            for engine, _ in self._engines.values():
-                engine.dispose()
-            self._engines.clear()
+        self._dispose_engines()
         super().wipe()
