@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +13,14 @@ from dagster_project import metrics
 
 SUMMARY_WINDOW_DAYS = 30
 ALL_SERVICES = "all services"
+# The fact tables that metrics.window_metrics reads, with the column that
+# places a row in a window (the same column its queries filter on).
+WINDOW_COLUMNS = {
+    "fct_deployments": "deployed_at",
+    "fct_changes": "deployed_at",
+    "fct_change_commits": "deployed_at",
+    "fct_incidents": "alert_at",
+}
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -43,19 +53,49 @@ def summary_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict, list[dict]]:
         ).fetchall()
     ]
     rows = []
-    for service in [*services, None]:
-        values = metrics.window_metrics(con, start, end, service=service)
-        rows.append(
-            {
-                "service": service or ALL_SERVICES,
-                "deployments_per_day": values["deployments_per_day_avg"],
-                "median_pr_lead_time_hours": values["median_pr_lead_time_hours"],
-                "change_failure_rate": values["change_failure_rate"],
-                "mttr_minutes": values["mttr_minutes"],
-            }
-        )
+    with _window_rows_only(con, start, end):
+        for service in [*services, None]:
+            values = metrics.window_metrics(con, start, end, service=service, timezone=timezone)
+            rows.append(
+                {
+                    "service": service or ALL_SERVICES,
+                    "deployments_per_day": values["deployments_per_day_avg"],
+                    "median_pr_lead_time_hours": values["median_pr_lead_time_hours"],
+                    "change_failure_rate": values["change_failure_rate"],
+                    "mttr_minutes": values["mttr_minutes"],
+                }
+            )
     window = {"as_of": as_of, "timezone": timezone, "start": start_day, "end": local_day}
     return window, rows
+
+
+@contextmanager
+def _window_rows_only(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> Iterator[None]:
+    """Hide the fact rows outside ``[start, end)`` from unqualified table names.
+
+    Each fact table gets a temporary table of the same name with its
+    window's rows, and DuckDB resolves an unqualified name to the temporary
+    table first (``tests/test_summary_services.py`` checks both). The
+    summary's per-service queries then scan the window instead of the whole
+    history, so their cost no longer grows with services times history.
+    Temporary tables work on a read-only connection too; they are dropped on
+    exit.
+    """
+    database = con.execute("select current_database()").fetchone()[0]
+    quoted = '"' + database.replace('"', '""') + '"'
+    try:
+        for table, column in WINDOW_COLUMNS.items():
+            con.execute(
+                f"create or replace temp table {table} as "
+                f"select * from {quoted}.main.{table} where {column} >= ? and {column} < ?",
+                [start, end],
+            )
+        yield
+    finally:
+        for table in WINDOW_COLUMNS:
+            con.execute(f"drop table if exists temp.main.{table}")
 
 
 def format_summary(con: duckdb.DuckDBPyConnection, warehouse_path: str) -> str:
