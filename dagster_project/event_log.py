@@ -87,7 +87,7 @@ class SqliteEventLog(SqliteEventLogStorage):
     def from_config_value(cls, inst_data: Any, config_value: Any) -> SqliteEventLog:
         return cls(inst_data=inst_data, **dict(config_value))
 
-    def _kept_engine(self, shard: str) -> Engine:
+    def _engine_for(self, shard: str) -> Engine:
         """Return the engine of ``shard``, building a new one when the kept one is stale."""
         if self._engines_pid != os.getpid():
             # A forked child must not use its parent's open connections.
@@ -95,11 +95,11 @@ class SqliteEventLog(SqliteEventLogStorage):
                 engine.dispose(close=False)
             self._engines.clear()
             self._engines_pid = os.getpid()
-        kept = self._engines.pop(shard, None)
-        if kept is not None:
-            engine, file_id = kept
+        cached = self._engines.pop(shard, None)
+        if cached is not None:
+            engine, file_id = cached
             if file_id is not None and file_id == _file_id(self.path_for_shard(shard)):
-                self._engines[shard] = kept
+                self._engines[shard] = cached
                 return engine
             engine.dispose()
             self._initialized_dbs.discard(shard)
@@ -119,7 +119,7 @@ class SqliteEventLog(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
-            engine = self._kept_engine(shard)
+            engine = self._engine_for(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
