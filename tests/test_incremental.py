@@ -31,7 +31,7 @@ MART_PREFIXES = ("fct_", "dim_", "dora_", "dq_", "contract_")
 # Columns that record when a row was written, not its content.
 LOAD_TIME_COLUMNS = {"_loaded_at", "refreshed_at", "updated_at_run"}
 # Models built with is_incremental() on DuckDB, and a CTE that only their incremental branch has.
-INCREMENTAL_MODELS = {"int_commits": "changed_keys"}
+INCREMENTAL_MODELS = {"int_commits": "changed_keys", "dora_trailing_metrics": "changed_services"}
 
 
 def _refresh(

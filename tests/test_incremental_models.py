@@ -24,14 +24,16 @@ from tests.conftest import TESTS_DIR, write_events
 LATER = "now() + interval 1 minute"
 
 
-def _run_dbt(warehouse: Path, target: Path, full_refresh: bool = False) -> dict:
-    """Build int_commits in ``warehouse``; return its run result."""
+def run_dbt(
+    warehouse: Path, target: Path, full_refresh: bool = False, model: str = "int_commits"
+) -> dict:
+    """Build ``model`` alone in ``warehouse``; return its run result."""
     project_dir = str(dbt_project.project_dir)
     command = [
         str(Path(sys.executable).with_name("dbt")),
         "run",
         "--select",
-        "int_commits",
+        model,
         "--project-dir",
         project_dir,
         "--profiles-dir",
@@ -67,8 +69,8 @@ def _build_both(warehouse: Path, folder: Path) -> tuple[dict, list[tuple], list[
     folder.mkdir()
     copy = folder / "full.duckdb"
     shutil.copyfile(warehouse, copy)
-    result = _run_dbt(warehouse, folder / "incremental-target")
-    _run_dbt(copy, folder / "full-target", full_refresh=True)
+    result = run_dbt(warehouse, folder / "incremental-target")
+    run_dbt(copy, folder / "full-target", full_refresh=True)
     return result, _rows(warehouse), _rows(copy)
 
 
@@ -131,7 +133,7 @@ def test_int_commits_kept_row_removed(warehouse: Path, tmp_path: Path) -> None:
             "from raw_files__commits where sha = ?",
             [sha],
         )
-    _run_dbt(warehouse, tmp_path / "with-duplicate")
+    run_dbt(warehouse, tmp_path / "with-duplicate")
     assert {row[1]: row[2] for row in _rows(warehouse)}[sha] == "git:clone"
 
     # The winning row goes away; the older row of the other source must win again.

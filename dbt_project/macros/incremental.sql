@@ -38,10 +38,12 @@
 {#-
     Post-hook of an incremental model: delete the stored rows whose key no
     longer occurs in any of the models `model_names`, because delete+insert
-    only replaces keys that the new rows carry. Does nothing on a plain
-    table, which every build replaces whole.
+    only replaces keys that the new rows carry. `kept_keys` names the key
+    columns in those models when they differ from `keys` (same order). Does
+    nothing on a plain table, which every build replaces whole.
 -#}
-{% macro delete_missing_keys(model_names, keys) -%}
+{% macro delete_missing_keys(model_names, keys, kept_keys=none) -%}
+    {%- set kept_keys = kept_keys or keys -%}
     {%- if model.config.materialized == 'incremental' -%}
         delete from {{ this }}
         where
@@ -51,7 +53,7 @@
                 where
             {%- for key in keys %}
                 {% if not loop.first %}and {% endif -%}
-                kept.{{ key }} = {{ this.identifier }}.{{ key }}
+                kept.{{ kept_keys[loop.index0] }} = {{ this.identifier }}.{{ key }}
             {%- endfor %}
             )
         {%- endfor %}
