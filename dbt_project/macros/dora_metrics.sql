@@ -15,6 +15,18 @@
 
 
 {#-
+    The columns of dora_daily__samples that dora_metric_columns and
+    dora_trailing_metrics read: a sample fingerprint hashes these.
+-#}
+{% macro sample_metric_inputs() -%}
+    {{ return([
+        'sample_kind', 'is_cfr_eligible', 'is_failed', 'is_unplanned', 'pr_lead_time_seconds',
+        'commit_lead_time_seconds', 'is_open', 'restore_seconds', 'recovery_seconds',
+    ]) }}
+{%- endmacro %}
+
+
+{#-
     The select list of the DORA metrics over the rows of dora_daily__samples
     aliased `relation` in the current group. Rates and averages are null
     where their denominator is empty, never 0.

@@ -2,8 +2,9 @@
     Sample fingerprints: a 64-bit hash per row, summed over a window, tells
     an incremental build which windows have changed samples. A sum, unlike a
     bitwise xor, counts a repeated row twice, so it changes when one of two
-    equal rows goes. Engines without such a hash give null, and their models
-    never extend a stored table with it (`has_row_hash`).
+    equal rows goes. Engines without such a hash give null row hashes, so
+    their fingerprints are 0, and their models never extend a stored table
+    (`has_row_hash`).
 -#}
 {% macro has_row_hash() -%}
     {{ return(adapter.dispatch('has_row_hash', 'dora')()) }}

@@ -59,3 +59,23 @@
         {%- endfor %}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    Post-hook of dora_daily: delete the stored rows outside its spine. The
+    spine has every service with a sample, on every local date from the
+    first sample's to that of as_of.
+-#}
+{% macro delete_days_off_spine() -%}
+    {%- if model.config.materialized == 'incremental' -%}
+        {%- set samples = ref('dora_daily__samples') -%}
+        delete from {{ this }}
+        where
+            not exists (
+                select 1 from {{ samples }} as kept
+                where kept.service = {{ this.identifier }}.service
+            )
+            or metric_date < (select min(metric_date) from {{ samples }})
+            or metric_date > {{ local_date(as_of_timestamp()) }}
+    {%- endif -%}
+{%- endmacro %}

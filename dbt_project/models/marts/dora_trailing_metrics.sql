@@ -10,11 +10,6 @@
     'unplanned_deployment_count', 'pr_lead_time_sample_count', 'commit_lead_time_sample_count',
     'incident_count', 'open_incident_count', 'restore_sample_count', 'recovered_deployment_count',
 ] %}
-{#- Every sample column that a row of this model reads, for the sample fingerprint. -#}
-{%- set fingerprint_columns = [
-    'sample_kind', 'is_cfr_eligible', 'is_failed', 'is_unplanned', 'pr_lead_time_seconds',
-    'commit_lead_time_seconds', 'is_open', 'restore_seconds', 'recovery_seconds',
-] %}
 {%- set longest_window = window_lengths | max %}
 {%- set epoch_date = "cast('1970-01-01' as date)" %}
 {%- set day_number_of = "cast(" ~ dbt.datediff(epoch_date, 'metric_date', 'day') ~ " as bigint)" %}
@@ -91,7 +86,7 @@ day_totals as (
         max(restore_seconds) as max_restore_seconds,
         count(recovery_seconds) as recovered_deployment_count,
         sum(recovery_seconds) as recovery_seconds_sum,
-        sum({{ row_hash(fingerprint_columns) }}) as sample_hash_sum
+        sum({{ row_hash(sample_metric_inputs()) }}) as sample_hash_sum
     from sample_rows
     group by service, day_number
 
@@ -193,7 +188,7 @@ spine_totals as (
     ),
 
     -- The percentile lanes read `samples` and `daily`: the days from the
-    -- first one to write on, and the samples their longest windows hold.
+    -- first one to write on, and the samples their longest windows contain.
     -- The linter does not see the lanes read `samples` in their subqueries.
     samples as (  -- noqa: ST03
 
