@@ -268,3 +268,86 @@ def test_reuse_needs_the_same_code(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert stored_rows[0] is None
     assert stored_rows[1] is not None
     assert stored_rows[2] is None
+
+
+def _kept_row_counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record, per SQL load, how many stored rows the reused records keep."""
+    counts: list[int] = []
+    keep_reused = files.files_sql.keep_reused
+
+    def record_kept(con) -> str:
+        table = keep_reused(con)
+        counts.append(con.execute(f"select count(*) from {table}").fetchone()[0])
+        return table
+
+    monkeypatch.setattr(files.files_sql, "keep_reused", record_kept)
+    return counts
+
+
+def test_deployments_reuse_rows_at_same_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment record reuses its stored rows only where its text and position are the same."""
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    history = [
+        {"state": "in_progress", "at": "2024-03-04T11:00:00+00:00"},
+        {"state": "success", "at": "2024-03-04T11:30:00+00:00"},
+    ]
+    first = DEPLOYMENT
+    second = {**DEPLOYMENT, "id": "d2", "status_history": history}
+    third = {**DEPLOYMENT, "id": "d3", "finished_at": "2024-03-05T10:00:00+00:00"}
+    events = tmp_path / "events"
+    events.mkdir()
+    path = events / "deployments.jsonl"
+    kept = _kept_row_counts(monkeypatch)
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        _write_jsonl(path, [first, second])
+        files.load_events(con, events, config)
+        before = _stored(con, "raw_files__deployment_statuses")
+        # Appended: both earlier records keep their three rows.
+        _write_jsonl(path, [first, second, third])
+        files.load_events(con, events, config)
+        after = _stored(con, "raw_files__deployment_statuses")
+        appended = _content(con, "raw_files__deployment_statuses")
+        # Inserted in front: every record moves, so none reuses a row.
+        _write_jsonl(path, [third, first, second])
+        files.load_events(con, events, config)
+        moved = _content(con, "raw_files__deployment_statuses")
+    # The first load has no stored rows to keep, so it inserts without that step.
+    assert kept == [3, 0]
+    assert all(after[key] == value for key, value in before.items())
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert moved == whole["raw_files__deployment_statuses"]
+    _write_jsonl(path, [first, second, third])
+    appended_whole = _reload_whole(events, tmp_path / "appended.duckdb", config)
+    assert appended == appended_whole["raw_files__deployment_statuses"]
+
+
+def test_deployment_reuse_needs_same_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other environment settings may quarantine other records, so no stored row is reused."""
+    mapped = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    renamed = parse_config({"environments": {"mapping": {"prod-eu": "prod"}}}, Path("."))
+    events = tmp_path / "events"
+    events.mkdir()
+    path = events / "deployments.jsonl"
+    stored_rows: list[str | None] = []
+    stage_files = files.files_sql.stage_files
+
+    def record_stage(con, paths, entity, reusable=None):
+        stored_rows.append(reusable)
+        stage_files(con, paths, entity, reusable)
+
+    monkeypatch.setattr(files.files_sql, "stage_files", record_stage)
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        _write_jsonl(path, [DEPLOYMENT])
+        files.load_events(con, events, mapped)
+        _write_jsonl(path, [DEPLOYMENT, {**DEPLOYMENT, "id": "d2"}])
+        files.load_events(con, events, renamed)
+        _write_jsonl(path, [DEPLOYMENT, {**DEPLOYMENT, "id": "d2"}, {**DEPLOYMENT, "id": "d3"}])
+        files.load_events(con, events, renamed)
+    assert len(stored_rows) == 3
+    assert stored_rows[0] is None
+    assert stored_rows[1] is None
+    assert "position" in stored_rows[2]

@@ -568,18 +568,28 @@ def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())
     for module in (files_sql.__file__, files_sql_checks.__file__):
         digest.update(Path(module).read_bytes())
-    if entity == "deployments":
-        settings = [
-            sorted(config.environment_mapping.items()),
-            list(config.non_production_environments),
-        ]
-        digest.update(json.dumps(settings).encode())
+    digest.update(settings_fingerprint(entity, config).encode())
     for path in entity_files(root, entity):
         digest.update(f"\0{path.name}\0{path.stat().st_size}\0".encode())
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def settings_fingerprint(entity: str, config: PipelineConfig) -> str:
+    """Return the settings that the raw rows of ``entity`` depend on, as text.
+
+    Deployments depend on the environment settings, which decide the records
+    that are quarantined. The other entities depend on no setting.
+    """
+    if entity != "deployments":
+        return ""
+    settings = [
+        sorted(config.environment_mapping.items()),
+        list(config.non_production_environments),
+    ]
+    return json.dumps(settings)
 
 
 def code_fingerprint() -> str:
@@ -590,24 +600,32 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _reusable_rows(con, entity: str) -> str | None:
+def _reusable_rows(con, entity: str, config: PipelineConfig) -> str | None:
     """Return the relation of stored rows that records with the same text may reuse, or None.
 
-    Only commits and pull requests qualify, because their rows depend on the
-    record alone, while a deployment's or incident's key contains its position
-    in the file. The stored rows must come from a load by the same code and
-    have unique keys.
+    A commit's or pull request's rows depend on its record alone. A
+    deployment's rows depend on its position in the file too, which its keys
+    and ``record_index`` contain, so the relation has the position of each
+    row's record, and a record reuses only rows of its own position. The stored
+    rows must come from a load by the same code and settings, and have unique
+    keys.
     NOTE: a row changed in the warehouse by anything but this load is reused as it is.
     """
-    if entity not in files_sql.KEYED_ENTITIES:
+    if entity not in files_sql.REUSABLE_ENTITIES:
         return None
     stored = warehouse.read_cursor(con, SOURCE, f"{entity}:content")
-    if stored is None or json.loads(stored).get("code") != code_fingerprint():
+    if stored is None:
+        return None
+    cursor = json.loads(stored)
+    if cursor.get("code") != code_fingerprint():
+        return None
+    if cursor.get("settings", "") != settings_fingerprint(entity, config):
         return None
     table = RAW_TABLE_OF[entity]
     if files_upsert.repeats_a_key(con, table, SOURCE):
         return None
-    return f"(select _payload, _record_key from {table} where _source = '{SOURCE}')"
+    position = ", record_index // 1000 as position" if entity == "deployments" else ""
+    return f"(select _payload, _record_key{position} from {table} where _source = '{SOURCE}')"
 
 
 def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | None:
@@ -657,7 +675,7 @@ def load_entity_sql(
     try:
         if not paths:
             raise files_sql.NotReadable("every file links out of the events folder")
-        files_sql.stage_files(con, paths, entity, _reusable_rows(con, entity))
+        files_sql.stage_files(con, paths, entity, _reusable_rows(con, entity, config))
         files_sql.check_records(con, entity, config)
     except files_sql.NotReadable:
         # The Python path reads the folder again, files and links out of it alike.
@@ -791,6 +809,7 @@ def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
         cursor = {
             "sha256": fingerprint,
             "code": code_fingerprint(),
+            "settings": settings_fingerprint(entity, config),
             "loaded": extract.loaded[entity],
             "rows": stored,
             "quarantined": quarantined,

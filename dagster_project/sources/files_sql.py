@@ -10,7 +10,7 @@ shares, so it is stored or quarantined exactly as before. CSV files,
 incidents, and files DuckDB cannot read (invalid UTF-8 or invalid JSON) are
 read by the Python validator alone. A record whose text equals the payload
 of a stored row that the same code loaded keeps that row without a check
-(``stage_files``).
+(``stage_files``). A deployment record also needs the same position.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ DEPLOYMENT_ROW_FIELDS = (
 # Entities whose records must have unique keys. The Python validator quarantines
 # a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
+# Entities whose records may reuse the stored rows of a record with the same text
+# (``mark_reused``). A deployment record must also have the same position in its file.
+REUSABLE_ENTITIES = (*KEYED_ENTITIES, "deployments")
 
 
 class NotReadable(Exception):
@@ -84,7 +87,10 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
     """Split the read records into reused ones and the stage view of records to check.
 
     A reused record's text equals the payload of a stored row, so the same
-    code stores the same row for it again. The stage view gives each other
+    code stores the same row for it again. A deployment record's rows also
+    depend on its position, so ``stored_rows`` then has a ``position`` column
+    that must equal the record's, and a reused deployment record has one
+    reused row per status row. The stage view gives each other
     record with its type, its fields as JSON and each field's type and text
     (``_field_columns``), parsed out of the record once per read so that the
     checks read small values. A view does not copy the records again, and
@@ -96,12 +102,14 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
             "(file_index integer, position bigint, record_key varchar)"
         )
     else:
+        same_position = " and records.position = stored.position" if entity == "deployments" else ""
         con.execute(
             f"""
             create or replace temp table {REUSED_TABLE} as
             select records.file_index, records.position, stored._record_key as record_key
             from {RECORDS_TABLE} as records
-            inner join {stored_rows} as stored on records.record::varchar = stored._payload
+            inner join {stored_rows} as stored
+                on records.record::varchar = stored._payload{same_position}
             """
         )
     structure = "{" + ", ".join(f'"{name}": "JSON"' for name in FIELDS_OF[entity]) + "}"
@@ -248,6 +256,7 @@ def check_records(con: duckdb.DuckDBPyConnection, entity: str, config: PipelineC
     else:
         check = deployment_check(known_environments(con, config))
     # A reused record counts as checked, so the duplicate check includes its key.
+    # Nothing reads its text, which is left null.
     try:
         con.execute(
             f"create or replace temp table {CHECKED_TABLE} as "
@@ -255,8 +264,8 @@ def check_records(con: duckdb.DuckDBPyConnection, entity: str, config: PipelineC
             "false as reused "
             f"from (select *, coalesce({check}, false) as ok from {STAGE_VIEW}) "
             f"union all by name "
-            f"select file_index, position, record, true as ok, record_key, true as reused "
-            f"from {REUSED_TABLE} inner join {RECORDS_TABLE} using (file_index, position)"
+            f"select file_index, position, true as ok, record_key, true as reused "
+            f"from {REUSED_TABLE}"
         )
     except duckdb.Error as error:
         drop_tables(con)
