@@ -2,6 +2,8 @@
     Walks the whole history of both shas of each cut listing, so it costs
     O(commits of the repo) per truncated compare. Cut listings are rare: a
     compare of more commits than the API lists, or of a sha it does not know.
+    Only the commits of repositories with a cut listing are read, so the
+    model costs almost nothing when there is none.
 -#}
 with recursive
 
@@ -29,9 +31,11 @@ truncated_compares as (
 
 ),
 
+-- Every join below matches a commit to a cut listing of its repository.
 commits as (
 
     select * from {{ ref('int_commits') }}
+    where repo in (select truncated_compares.repo from truncated_compares)
 
 ),
 
