@@ -246,18 +246,24 @@ def test_reused_record_repeated_is_quarantined(tmp_path: Path) -> None:
     assert content == _reload_whole(events, tmp_path / "whole.duckdb")["raw_files__commits"]
 
 
+def _reusable_relations(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Record, per SQL load, the relation of stored rows that records may reuse, or None."""
+    relations: list[str | None] = []
+    stage_files = files.files_sql.stage_files
+
+    def record_stage(con, paths, entity, reusable=None):
+        relations.append(reusable)
+        stage_files(con, paths, entity, reusable)
+
+    monkeypatch.setattr(files.files_sql, "stage_files", record_stage)
+    return relations
+
+
 def test_reuse_needs_the_same_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events = tmp_path / "events"
     events.mkdir()
     _write_jsonl(events / "commits.jsonl", [_commit("a1")])
-    stored_rows = []
-    stage_files = files.files_sql.stage_files
-
-    def record_stage(con, paths, entity, reusable=None):
-        stored_rows.append(reusable)
-        stage_files(con, paths, entity, reusable)
-
-    monkeypatch.setattr(files.files_sql, "stage_files", record_stage)
+    stored_rows = _reusable_relations(monkeypatch)
     with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
         files.load_events(con, events, CONFIG)
         _write_jsonl(events / "commits.jsonl", [_commit("a1"), _commit("b2")])
@@ -332,14 +338,7 @@ def test_deployment_reuse_needs_same_settings(
     events = tmp_path / "events"
     events.mkdir()
     path = events / "deployments.jsonl"
-    stored_rows: list[str | None] = []
-    stage_files = files.files_sql.stage_files
-
-    def record_stage(con, paths, entity, reusable=None):
-        stored_rows.append(reusable)
-        stage_files(con, paths, entity, reusable)
-
-    monkeypatch.setattr(files.files_sql, "stage_files", record_stage)
+    stored_rows = _reusable_relations(monkeypatch)
     with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
         _write_jsonl(path, [DEPLOYMENT])
         files.load_events(con, events, mapped)
