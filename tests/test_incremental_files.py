@@ -302,10 +302,11 @@ def test_deployments_reuse_rows_at_same_position(
     first = DEPLOYMENT
     second = {**DEPLOYMENT, "id": "d2", "status_history": history}
     third = {**DEPLOYMENT, "id": "d3", "finished_at": "2024-03-05T10:00:00+00:00"}
+
     events = tmp_path / "events"
     events.mkdir()
     path = events / "deployments.jsonl"
-    kept = _kept_row_counts(monkeypatch)
+    kept_counts = _kept_row_counts(monkeypatch)
     with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
         _write_jsonl(path, [first, second])
         files.load_events(con, events, config)
@@ -320,7 +321,7 @@ def test_deployments_reuse_rows_at_same_position(
         files.load_events(con, events, config)
         moved = _content(con, "raw_files__deployment_statuses")
     # The first load has no stored rows to keep, so it inserts without that step.
-    assert kept == [3, 0]
+    assert kept_counts == [3, 0]
     assert all(after[key] == value for key, value in before.items())
     whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
     assert moved == whole["raw_files__deployment_statuses"]
@@ -350,3 +351,41 @@ def test_deployment_reuse_needs_same_settings(
     assert stored_rows[0] is None
     assert stored_rows[1] is None
     assert "position" in stored_rows[2]
+
+
+def test_deployment_copy_in_second_file_is_stored(tmp_path: Path) -> None:
+    """The same record at the same position of two files gives rows for both, as a new load does."""
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    events = tmp_path / "events"
+    events.mkdir()
+    _write_jsonl(events / "deployments.jsonl", [DEPLOYMENT])
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, config)
+        (events / "deployments.json").write_text(json.dumps([DEPLOYMENT]))
+        files.load_events(con, events, config)
+        content = _content(con, "raw_files__deployment_statuses")
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert len(content) == 2
+    assert content == whole["raw_files__deployment_statuses"]
+
+
+def test_deployment_with_long_history_keeps_every_row(tmp_path: Path) -> None:
+    """A reused record keeps all its status rows, also past the thousandth."""
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    history = [
+        {"state": "in_progress", "at": f"2024-03-04T10:{minute % 60:02d}:00+00:00"}
+        for minute in range(1003)
+    ]
+    long_lived = {**DEPLOYMENT, "status_history": history}
+    events = tmp_path / "events"
+    events.mkdir()
+    path = events / "deployments.jsonl"
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        _write_jsonl(path, [long_lived])
+        files.load_events(con, events, config)
+        _write_jsonl(path, [long_lived, {**DEPLOYMENT, "id": "d2"}])
+        files.load_events(con, events, config)
+        content = _content(con, "raw_files__deployment_statuses")
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert len(content) == 1004
+    assert content == whole["raw_files__deployment_statuses"]

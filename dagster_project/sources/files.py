@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dagster_project import config as config_module
 from dagster_project import warehouse
 from dagster_project.config import PipelineConfig
 from dagster_project.sources import files_sql, files_sql_checks, files_upsert
@@ -560,13 +561,14 @@ def _validate(
 def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     """Return a hash of everything the load of one entity depends on.
 
-    That is the name and bytes of each of its files, the code of this module
-    and of ``files_sql`` and ``files_sql_checks``, and
-    for deployments the environment settings that decide which rows are
-    quarantined. Equal fingerprints give equal raw rows and quarantine rows.
+    That is the name and bytes of each of its files, the code of this module,
+    of ``files_sql`` and ``files_sql_checks`` and of ``config`` (its default
+    environment mapping), and for deployments the environment settings that
+    decide which rows are quarantined. Equal fingerprints give equal raw rows
+    and quarantine rows.
     """
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for module in (files_sql.__file__, files_sql_checks.__file__):
+    for module in (files_sql.__file__, files_sql_checks.__file__, config_module.__file__):
         digest.update(Path(module).read_bytes())
     digest.update(settings_fingerprint(entity, config).encode())
     for path in entity_files(root, entity):
@@ -595,23 +597,30 @@ def settings_fingerprint(entity: str, config: PipelineConfig) -> str:
 def code_fingerprint() -> str:
     """Return a hash of the code that turns records into raw rows."""
     digest = hashlib.sha256()
-    for module in (__file__, files_sql.__file__, files_sql_checks.__file__, files_upsert.__file__):
+    modules = (
+        __file__, files_sql.__file__, files_sql_checks.__file__, files_upsert.__file__,
+        config_module.__file__,
+    )  # fmt: skip
+    for module in modules:
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()
 
 
-def _reusable_rows(con, entity: str, config: PipelineConfig) -> str | None:
+def _reusable_rows(con, entity: str, config: PipelineConfig, file_count: int) -> str | None:
     """Return the relation of stored rows that records with the same text may reuse, or None.
 
     A commit's or pull request's rows depend on its record alone. A
     deployment's rows depend on its position in the file too, which its keys
-    and ``record_index`` contain, so the relation has the position of each
-    row's record, and a record reuses only rows of its own position. The stored
-    rows must come from a load by the same code and settings, and have unique
-    keys.
+    contain, so the relation has the position of each row's record, and a
+    record reuses only rows of its own position. The keys do not name the
+    file, so deployments reuse rows only when they come from one file
+    (``file_count``). The stored rows must come from a load by the same code
+    and settings, and have unique keys.
     NOTE: a row changed in the warehouse by anything but this load is reused as it is.
     """
     if entity not in files_sql.REUSABLE_ENTITIES:
+        return None
+    if entity == "deployments" and file_count != 1:
         return None
     stored = warehouse.read_cursor(con, SOURCE, f"{entity}:content")
     if stored is None:
@@ -624,7 +633,12 @@ def _reusable_rows(con, entity: str, config: PipelineConfig) -> str | None:
     table = RAW_TABLE_OF[entity]
     if files_upsert.repeats_a_key(con, table, SOURCE):
         return None
-    position = ", record_index // 1000 as position" if entity == "deployments" else ""
+    # The key ends in the record's position and the status row's index.
+    position = (
+        ", cast(string_split(_record_key, '|')[-2] as bigint) as position"
+        if entity == "deployments"
+        else ""
+    )
     return f"(select _payload, _record_key{position} from {table} where _source = '{SOURCE}')"
 
 
@@ -675,7 +689,8 @@ def load_entity_sql(
     try:
         if not paths:
             raise files_sql.NotReadable("every file links out of the events folder")
-        files_sql.stage_files(con, paths, entity, _reusable_rows(con, entity, config))
+        reusable = _reusable_rows(con, entity, config, len(paths))
+        files_sql.stage_files(con, paths, entity, reusable)
         files_sql.check_records(con, entity, config)
     except files_sql.NotReadable:
         # The Python path reads the folder again, files and links out of it alike.

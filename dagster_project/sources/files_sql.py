@@ -10,7 +10,8 @@ shares, so it is stored or quarantined exactly as before. CSV files,
 incidents, and files DuckDB cannot read (invalid UTF-8 or invalid JSON) are
 read by the Python validator alone. A record whose text equals the payload
 of a stored row that the same code loaded keeps that row without a check
-(``stage_files``). A deployment record also needs the same position.
+(``stage_files``). A deployment record also needs the same position, in
+the only deployment file.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ DEPLOYMENT_ROW_FIELDS = (
 # a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
 # Entities whose records may reuse the stored rows of a record with the same text
-# (``mark_reused``). A deployment record must also have the same position in its file.
+# (``mark_reused``). A deployment record must also have the same position, in the
+# only deployment file (``files._reusable_rows``).
 REUSABLE_ENTITIES = (*KEYED_ENTITIES, "deployments")
 
 

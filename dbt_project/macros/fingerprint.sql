@@ -5,6 +5,8 @@
     equal rows goes. Engines without such a hash give null row hashes, so
     their fingerprints are 0, and their models never extend a stored table
     (`has_row_hash`).
+    NOTE: a fingerprint covers the samples, not the model's SQL. After a
+    change to a metric formula, only a full refresh rewrites unchanged rows.
 -#}
 {% macro has_row_hash() -%}
     {{ return(adapter.dispatch('has_row_hash', 'dora')()) }}
