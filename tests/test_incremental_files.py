@@ -353,8 +353,8 @@ def test_deployment_reuse_needs_same_settings(
     assert "position" in stored_rows[2]
 
 
-def test_deployment_copy_in_second_file_is_stored(tmp_path: Path) -> None:
-    """The same record at the same position of two files gives rows for both, as a new load does."""
+def test_copy_in_second_file_stored(tmp_path: Path) -> None:
+    """The same deployment at the same position of two files gets rows in both, as in a new load."""
     config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
     events = tmp_path / "events"
     events.mkdir()
@@ -369,8 +369,8 @@ def test_deployment_copy_in_second_file_is_stored(tmp_path: Path) -> None:
     assert content == whole["raw_files__deployment_statuses"]
 
 
-def test_deployment_with_long_history_keeps_every_row(tmp_path: Path) -> None:
-    """A reused record keeps all its status rows, also past the thousandth."""
+def test_long_history_keeps_every_row(tmp_path: Path) -> None:
+    """A reused deployment record keeps all its status rows, including those after the first 1,000."""
     config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
     history = [
         {"state": "in_progress", "at": f"2024-03-04T10:{minute % 60:02d}:00+00:00"}

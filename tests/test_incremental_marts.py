@@ -2,7 +2,7 @@
 
 The refresh builds a warehouse from the bundled sample. Each test edits a
 copy's inputs in place: a sample's value changes on an earlier day, samples
-go, a service loses its last day. dbt then builds the model incrementally on
+are removed, a service loses its last day. dbt then builds the model incrementally on
 the copy and with ``--full-refresh`` on a second copy.
 """
 
@@ -82,7 +82,7 @@ def _shortest_lead_time_to_longest(con: duckdb.DuckDBPyConnection, service: str)
 
 
 def _moved_services(rows: dict[tuple, tuple], before: dict[tuple, tuple]) -> set[str]:
-    """Return the services with a row whose metrics differ (the fingerprint, last, left out)."""
+    """Return the services with a row whose metrics differ, leaving out the last column (the fingerprint)."""
     return {key[-1] for key, row in rows.items() if row[:-1] != before[key][:-1]}
 
 
@@ -94,7 +94,7 @@ def test_trailing_incremental_equals_full(warehouse: Path, tmp_path: Path) -> No
         assert len(services) >= 4, services
         changed, thinned, shortened, untouched = services[:4]
         _shortest_lead_time_to_longest(con, changed)
-        # A deployment sample goes.
+        # One deployment sample is removed.
         con.execute(
             "delete from dora_daily__samples where service = ? and sample_key = ("
             "select min(sample_key) from dora_daily__samples "
@@ -123,6 +123,7 @@ def test_trailing_incremental_equals_full(warehouse: Path, tmp_path: Path) -> No
     assert "changed_services" in result["compiled_code"]
 
     incremental_rows, full_rows = _rows(warehouse, model, key), _rows(full, model, key)
+    # Column 4 is deployment_count.
     kept_key = (first_day, 7, untouched)
     assert incremental_rows.pop(kept_key)[4] == -1
     assert full_rows.pop(kept_key)[4] >= 0
@@ -140,7 +141,7 @@ def test_daily_incremental_equals_full(
         last_day = con.execute("select max(metric_date) from dora_daily").fetchone()[0]
         changed, removed, untouched = _services_by_days(con)[:3]
         _shortest_lead_time_to_longest(con, changed)
-        # Every sample of a service goes, so its rows leave the spine.
+        # Every sample of one service is removed, so its rows leave the spine.
         con.execute("delete from dora_daily__samples where service = ?", [removed])
         # A wrong value in a stored row of an unchanged day, kept by a build
         # that writes only changed days and corrected by a full build.
@@ -155,10 +156,11 @@ def test_daily_incremental_equals_full(
     monkeypatch.setenv("DORA_AS_OF", f"{last_day.isoformat()}T12:00:00+00:00")
 
     result, full = _build_both(warehouse, tmp_path, model)
-    assert "written_days" in result["compiled_code"]
+    assert "stored.sample_fingerprint is distinct from" in result["compiled_code"]
     assert "stored as" in result["compiled_code"]
 
     incremental_rows, full_rows = _rows(warehouse, model, key), _rows(full, model, key)
+    # Column 2 is deployment_count.
     kept_key = (first_day, untouched)
     assert incremental_rows.pop(kept_key)[2] == -1
     assert full_rows.pop(kept_key)[2] >= 0
