@@ -389,3 +389,62 @@ def test_long_history_keeps_every_row(tmp_path: Path) -> None:
     whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
     assert len(content) == 1004
     assert content == whole["raw_files__deployment_statuses"]
+
+
+def test_moved_deployments_copy_their_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records that moved in the file copy their stored rows with the new position, unchecked.
+
+    The moved records include one with more than 1,000 status rows and the same
+    text twice. Two are checked again: a record quarantined before, which has no
+    rows to copy, and one that the Python validator read (its id needs
+    trimming), whose stored payload is Python's serialisation with sorted keys.
+    """
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    history = [
+        {"state": "in_progress", "at": f"2024-03-04T10:{minute % 60:02d}:00+00:00"}
+        for minute in range(1003)
+    ]
+    plain = DEPLOYMENT
+    trimmed = {**DEPLOYMENT, "id": " d2 "}
+    long_lived = {**DEPLOYMENT, "id": "d3", "status_history": history}
+    unknown = {**DEPLOYMENT, "id": "d4", "environment": "moon"}
+    new = {**DEPLOYMENT, "id": "d5"}
+    earlier = [plain, trimmed, long_lived, plain, unknown]
+    events = tmp_path / "events"
+    events.mkdir()
+    path = events / "deployments.jsonl"
+    moved_rows: list[int] = []
+    checked: list[int] = []
+    insert_moved = files.files_sql.files_reuse.insert_moved
+    check_records = files.files_sql.check_records
+
+    def record_moved(con, table, columns, bookkeeping) -> int:
+        moved_rows.append(insert_moved(con, table, columns, bookkeeping))
+        return moved_rows[-1]
+
+    def record_checked(con, entity, config) -> None:
+        check_records(con, entity, config)
+        query = f"select count(*) from {files.files_sql.CHECKED_TABLE} where not reused"
+        checked.append(con.execute(query).fetchone()[0])
+
+    monkeypatch.setattr(files.files_sql.files_reuse, "insert_moved", record_moved)
+    monkeypatch.setattr(files.files_sql, "check_records", record_checked)
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        _write_jsonl(path, earlier)
+        files.load_events(con, events, config)
+        before = _stored(con, "raw_files__deployment_statuses")
+        _write_jsonl(path, [new, *earlier])
+        extract = files.load_events(con, events, config)
+        content = _content(con, "raw_files__deployment_statuses")
+        after = _stored(con, "raw_files__deployment_statuses")
+        quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert content == whole["raw_files__deployment_statuses"]
+    assert len(content) == 1 + 1 + 1 + 1003 + 1
+    # The first load copies nothing: it has no stored rows.
+    assert moved_rows == [0, 1 + 1003 + 1, 0]
+    assert checked == [len(earlier), 3, len(earlier) + 1]
+    assert quarantined == 1
+    assert [row["deployment_id"] for row in extract.rows["deployments"]] == ["d2"]
+    # Every key names the new position, so no stored row is kept.
+    assert not set(before) & set(after)

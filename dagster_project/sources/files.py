@@ -20,7 +20,7 @@ from typing import Any
 from dagster_project import config as config_module
 from dagster_project import warehouse
 from dagster_project.config import PipelineConfig
-from dagster_project.sources import files_sql, files_sql_checks, files_upsert
+from dagster_project.sources import files_reuse, files_sql, files_sql_checks, files_upsert
 from dagster_project.timeparse import TimestampError, parse_timestamp
 
 SOURCE = "files"
@@ -561,15 +561,12 @@ def _validate(
 def content_fingerprint(root: Path, entity: str, config: PipelineConfig) -> str:
     """Return a hash of everything the load of one entity depends on.
 
-    That is the name and bytes of each of its files, the code of this module,
-    of ``files_sql`` and ``files_sql_checks`` and of ``config`` (its default
-    environment mapping), and for deployments the environment settings that
+    That is the name and bytes of each of its files, the code that reads them
+    (``code_fingerprint``), and for deployments the environment settings that
     decide which rows are quarantined. Equal fingerprints give equal raw rows
     and quarantine rows.
     """
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for module in (files_sql.__file__, files_sql_checks.__file__, config_module.__file__):
-        digest.update(Path(module).read_bytes())
+    digest = hashlib.sha256(code_fingerprint().encode())
     digest.update(settings_fingerprint(entity, config).encode())
     for path in entity_files(root, entity):
         digest.update(f"\0{path.name}\0{path.stat().st_size}\0".encode())
@@ -599,7 +596,7 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256()
     modules = (
         __file__, files_sql.__file__, files_sql_checks.__file__, files_upsert.__file__,
-        config_module.__file__,
+        files_reuse.__file__, config_module.__file__,
     )  # fmt: skip
     for module in modules:
         digest.update(Path(module).read_bytes())
@@ -610,10 +607,11 @@ def _reusable_rows(con, entity: str, config: PipelineConfig, file_count: int) ->
     """Return the relation of stored rows that records with the same text may reuse, or None.
 
     A commit's or pull request's rows depend on its record alone. A
-    deployment's rows depend on its position in the file too, which its keys
-    contain, so the relation has the position of each row's record, and a
-    record reuses only rows of its own position. The keys do not name the
-    file, so deployments reuse rows only when they come from one file
+    deployment's rows depend on its position in the file too, which their
+    keys and ``record_index`` contain. So the relation then has every column
+    and the position of each row's record, from which ``files_reuse`` copies
+    the rows of a record that moved. The keys do not name the file, so
+    deployments reuse rows only when they come from one file
     (``file_count``). The stored rows must come from a load by the same code
     and settings, and have unique keys.
     NOTE: a row changed in the warehouse by anything but this load is reused as it is.
@@ -634,12 +632,12 @@ def _reusable_rows(con, entity: str, config: PipelineConfig, file_count: int) ->
     if files_upsert.repeats_a_key(con, table, SOURCE):
         return None
     # The key ends in the record's position and the status row's index.
-    position = (
-        ", cast(string_split(_record_key, '|')[-2] as bigint) as position"
+    columns = (
+        "*, cast(string_split(_record_key, '|')[-2] as bigint) as position"
         if entity == "deployments"
-        else ""
+        else "_payload, _record_key"
     )
-    return f"(select _payload, _record_key{position} from {table} where _source = '{SOURCE}')"
+    return f"(select {columns} from {table} where _source = '{SOURCE}')"
 
 
 def _unchanged_counts(con, entity: str, fingerprint: str) -> dict[str, int] | None:

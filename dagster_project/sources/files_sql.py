@@ -9,9 +9,8 @@ to the Python validator, and so does every record whose key another record
 shares, so it is stored or quarantined exactly as before. CSV files,
 incidents, and files DuckDB cannot read (invalid UTF-8 or invalid JSON) are
 read by the Python validator alone. A record whose text equals the payload
-of a stored row that the same code loaded keeps that row without a check
-(``stage_files``). A deployment record also needs the same position, in
-the only deployment file.
+of a stored row that the same code loaded is not checked: it keeps or
+copies that row (``files_reuse``).
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from typing import Any
 import duckdb
 
 from dagster_project.config import PipelineConfig
+from dagster_project.sources import files_reuse
+from dagster_project.sources.files_reuse import REUSED_TABLE
 from dagster_project.sources.files_sql_checks import (
     FIELDS_OF,
     VALUE_PREFIX,
@@ -38,7 +39,6 @@ from dagster_project.sources.files_sql_checks import (
 # most MAX_FIELD_CHARS characters of up to 4 bytes each).
 MAX_OBJECT_BYTES = 134_217_728
 RECORDS_TABLE = "_files_records"
-REUSED_TABLE = "_files_reused"
 STAGE_VIEW = "_files_stage"
 CHECKED_TABLE = "_files_checked"
 KEPT_TABLE = "_files_kept"
@@ -55,8 +55,8 @@ DEPLOYMENT_ROW_FIELDS = (
 # a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
 # Entities whose records may reuse the stored rows of a record with the same text
-# (``mark_reused``). A deployment record must also have the same position, in the
-# only deployment file (``files._reusable_rows``).
+# (``files_reuse``). Deployments reuse rows only in the only deployment file
+# (``files._reusable_rows``).
 REUSABLE_ENTITIES = (*KEYED_ENTITIES, "deployments")
 
 
@@ -88,32 +88,14 @@ def _scan(path: Path, file_index: int) -> tuple[str, list[Any]]:
 def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | None) -> None:
     """Split the read records into reused ones and the stage view of records to check.
 
-    A reused record's text equals the payload of a stored row, so the same
-    code stores the same row for it again. A deployment record's rows also
-    depend on its position, so ``stored_rows`` then has a ``position`` column
-    that must equal the record's, and a reused deployment record has one
-    reused row per status row. The stage view gives each other
+    ``files_reuse`` finds the records whose stored rows are used again. The
+    stage view gives each other
     record with its type, its fields as JSON and each field's type and text
     (``_field_columns``), parsed out of the record once per read so that the
     checks read small values. A view does not copy the records again, and
     ``check_records`` reads it once.
     """
-    if stored_rows is None:
-        con.execute(
-            f"create or replace temp table {REUSED_TABLE} "
-            "(file_index integer, position bigint, record_key varchar)"
-        )
-    else:
-        same_position = " and records.position = stored.position" if entity == "deployments" else ""
-        con.execute(
-            f"""
-            create or replace temp table {REUSED_TABLE} as
-            select records.file_index, records.position, stored._record_key as record_key
-            from {RECORDS_TABLE} as records
-            inner join {stored_rows} as stored
-                on records.record::varchar = stored._payload{same_position}
-            """
-        )
+    reused = files_reuse.find_reused(con, RECORDS_TABLE, entity, stored_rows)
     structure = "{" + ", ".join(f'"{name}": "JSON"' for name in FIELDS_OF[entity]) + "}"
     con.execute(
         f"""
@@ -135,7 +117,7 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
                 json_keys(record) as record_keys,
                 json_transform(record, '{structure}') as fields
             from {RECORDS_TABLE}
-            anti join {REUSED_TABLE} using (file_index, position)
+            anti join ({reused}) as reused using (file_index, position)
         )
         """
     )
@@ -341,7 +323,8 @@ def insert_checked(
     and commits the transaction.
     """
     if entity == "deployments":
-        return _insert_deployments(con, table, columns, bookkeeping)
+        moved = files_reuse.insert_moved(con, table, columns, bookkeeping)
+        return moved + _insert_deployments(con, table, columns, bookkeeping)
     # The row's columns were computed by check_records.
     expressions = {name: f"{ROW_PREFIX}{name}" for name in _row_columns(entity)}
     expressions = {
@@ -434,5 +417,6 @@ def keep_reused(con: duckdb.DuckDBPyConnection) -> str:
 def drop_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temporary tables and the stage view of the SQL pass."""
     con.execute(f"drop view if exists {STAGE_VIEW}")
-    for table in (RECORDS_TABLE, REUSED_TABLE, CHECKED_TABLE, KEPT_TABLE):
+    for table in (RECORDS_TABLE, CHECKED_TABLE, KEPT_TABLE):
         con.execute(f"drop table if exists {table}")
+    files_reuse.drop_reuse_tables(con)
