@@ -28,9 +28,10 @@ def find_reused(
 ) -> str:
     """Create the reuse tables for the records of table ``records``; return the reused positions.
 
-    ``stored_rows`` is None or a relation of stored rows of the entity (every
-    column), with a ``position`` column for deployments. Returns a query of
-    the ``file_index`` and ``position`` of every record that is not checked.
+    ``stored_rows`` is None or a relation of stored rows of the entity with
+    their ``_payload`` and ``_record_key``. For deployments it has every
+    column and the ``position`` of each row's record. Returns a query of the
+    ``file_index`` and ``position`` of every record that is not checked.
     """
     con.execute(f"drop table if exists {MOVED_TABLE}")
     if stored_rows is None:
