@@ -24,18 +24,20 @@ members as (
 
 ),
 
--- A commit listed in several changes keeps one: its pull request first.
+-- A commit listed in several changes keeps one: its pull request first, then
+-- the smallest change_id. Aggregates, because a window over every member
+-- costs more on DuckDB.
 commit_changes as (
 
     select
         repo,
         sha,
-        change_id,
-        row_number() over (
-            partition by repo, sha
-            order by case when pr_number is null then 1 else 0 end, change_id
-        ) as change_rank
+        coalesce(
+            min(case when pr_number is not null then change_id end),
+            min(change_id)
+        ) as change_id
     from members
+    group by repo, sha
 
 ),
 
@@ -81,7 +83,6 @@ measured as (
         on
             shipped.repo = commit_changes.repo
             and shipped.sha = commit_changes.sha
-            and commit_changes.change_rank = 1
 
 ),
 
