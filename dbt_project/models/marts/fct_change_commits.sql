@@ -25,8 +25,8 @@ members as (
 ),
 
 -- A commit listed in several changes keeps one: its pull request first, then
--- the smallest change_id. Aggregates, because a window over every member
--- costs more on DuckDB.
+-- the smallest change_id. Aggregates pick it, because a window over every
+-- member is slower on DuckDB.
 commit_changes as (
 
     select
