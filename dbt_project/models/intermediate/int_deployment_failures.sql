@@ -124,24 +124,67 @@ revert_commits as (
 
 ),
 
--- The reverted sha may be abbreviated: it matches as a prefix. A revert
--- shipped by the same deployment as the commit it reverts fails nothing.
+-- A revert commit's shipments, and the first seven characters of the sha it
+-- reverts: git's default abbreviation, which keeps the join below an equi-join.
+revert_shipments as (
+
+    select
+        revert_commits.repo,
+        revert_commits.reverted_sha,
+        left(revert_commits.reverted_sha, 7) as reverted_prefix,
+        length(revert_commits.reverted_sha) >= 7 as has_full_prefix,
+        commit_deployments.service,
+        commit_deployments.deployment_key
+    from revert_commits
+    inner join commit_deployments
+        on
+            revert_commits.repo = commit_deployments.repo
+            and revert_commits.sha = commit_deployments.sha
+
+),
+
+shipment_prefixes as (
+
+    select
+        *,
+        left(sha, 7) as sha_prefix
+    from commit_deployments
+
+),
+
+-- The reverted sha may be abbreviated: it matches as a prefix. A sha shorter
+-- than seven characters is compared with every shipment of the service. A
+-- revert shipped by the same deployment as the commit it reverts fails nothing.
 revert_pairs as (
 
     select
         reverted_shipments.deployment_key,
         revert_shipments.deployment_key as restoring_deployment_key
-    from revert_commits
-    inner join commit_deployments as revert_shipments
+    from revert_shipments
+    inner join shipment_prefixes as reverted_shipments
         on
-            revert_commits.repo = revert_shipments.repo
-            and revert_commits.sha = revert_shipments.sha
+            revert_shipments.repo = reverted_shipments.repo
+            and revert_shipments.service = reverted_shipments.service
+            and revert_shipments.reverted_prefix = reverted_shipments.sha_prefix
+    where
+        revert_shipments.has_full_prefix
+        and {{ dbt.position('revert_shipments.reverted_sha', 'reverted_shipments.sha') }} = 1
+        and revert_shipments.deployment_key != reverted_shipments.deployment_key
+
+    union all
+
+    select
+        reverted_shipments.deployment_key,
+        revert_shipments.deployment_key as restoring_deployment_key
+    from revert_shipments
     inner join commit_deployments as reverted_shipments
         on
-            revert_commits.repo = reverted_shipments.repo
+            revert_shipments.repo = reverted_shipments.repo
             and revert_shipments.service = reverted_shipments.service
-            and {{ dbt.position('revert_commits.reverted_sha', 'reverted_shipments.sha') }} = 1
-    where revert_shipments.deployment_key != reverted_shipments.deployment_key
+    where
+        not revert_shipments.has_full_prefix
+        and {{ dbt.position('revert_shipments.reverted_sha', 'reverted_shipments.sha') }} = 1
+        and revert_shipments.deployment_key != reverted_shipments.deployment_key
 
 ),
 
