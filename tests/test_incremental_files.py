@@ -448,3 +448,32 @@ def test_moved_deployments_copy_their_rows(tmp_path: Path, monkeypatch: pytest.M
     assert [row["deployment_id"] for row in extract.rows["deployments"]] == ["d2"]
     # Every key names the new position, so no stored row is kept.
     assert not set(before) & set(after)
+
+
+def test_no_reuse_after_several_files(tmp_path: Path) -> None:
+    """Rows stored from several deployment files are not reused, as they may be partial.
+
+    The invalid line makes DuckDB reject the JSON Lines file, so the Python
+    reader reads both files and keeps the last row of each repeated key: the
+    stored record with three statuses keeps two rows. Its text is written with
+    sorted keys, as the Python reader stores it, so that it could be reused.
+    """
+    config = parse_config({"environments": {"mapping": {"prod-eu": "production"}}}, Path("."))
+    history = [{"state": "in_progress", "at": f"2024-03-04T10:0{i}:00+00:00"} for i in range(3)]
+    three = json.dumps({**DEPLOYMENT, "status_history": history}, sort_keys=True)
+    other = json.dumps({**DEPLOYMENT, "id": "other"}, sort_keys=True)
+    events = tmp_path / "events"
+    events.mkdir()
+    (events / "deployments.json").write_text(f"[{three}]")
+    (events / "deployments.jsonl").write_text(json.dumps(DEPLOYMENT) + "\n{bad\n")
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        files.load_events(con, events, config)
+        stored = _content(con, "raw_files__deployment_statuses")
+        (events / "deployments.jsonl").unlink()
+        (events / "deployments.json").write_text(f"[{other}, {three}]")
+        files.load_events(con, events, config)
+        content = _content(con, "raw_files__deployment_statuses")
+    whole = _reload_whole(events, tmp_path / "whole.duckdb", config)
+    assert len(stored) == 3
+    assert len(content) == 4
+    assert content == whole["raw_files__deployment_statuses"]

@@ -611,9 +611,9 @@ def _reusable_rows(con, entity: str, config: PipelineConfig, file_count: int) ->
     keys and ``record_index`` contain. So the relation then has every column
     and the position of each row's record, from which ``files_reuse`` copies
     the rows of a record that moved. The keys do not name the file, so
-    deployments reuse rows only when they come from one file
-    (``file_count``). The stored rows must come from a load by the same code
-    and settings, and have unique keys.
+    deployments reuse rows only when both this load and the stored one read
+    one file (``file_count``). The stored rows must come from a load by the
+    same code and settings, and have unique keys.
     NOTE: a row changed in the warehouse by anything but this load is reused as it is.
     """
     if entity not in files_sql.REUSABLE_ENTITIES:
@@ -627,6 +627,10 @@ def _reusable_rows(con, entity: str, config: PipelineConfig, file_count: int) ->
     if cursor.get("code") != code_fingerprint():
         return None
     if cursor.get("settings", "") != settings_fingerprint(entity, config):
+        return None
+    # From several files, the Python reader keeps the last row of each repeated
+    # key, so a stored deployment record may have lost some of its status rows.
+    if entity == "deployments" and cursor.get("files") != 1:
         return None
     table = RAW_TABLE_OF[entity]
     if files_upsert.repeats_a_key(con, table, SOURCE):
@@ -823,6 +827,7 @@ def load_events(con, folder: str | Path, config: PipelineConfig) -> FileExtract:
             "sha256": fingerprint,
             "code": code_fingerprint(),
             "settings": settings_fingerprint(entity, config),
+            "files": len(entity_files(root, entity)),
             "loaded": extract.loaded[entity],
             "rows": stored,
             "quarantined": quarantined,
