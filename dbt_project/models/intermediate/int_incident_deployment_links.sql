@@ -98,24 +98,74 @@ explicit_links as (
 
 ),
 
--- The root-cause sha may be abbreviated: it matches as a prefix.
+root_cause_members as (
+
+    select
+        incident_key,
+        root_cause_sha,
+        service,
+        left(root_cause_sha, 7) as root_cause_prefix,
+        length(root_cause_sha) >= 7 as has_full_prefix
+    from members
+    where root_cause_sha is not null and root_cause_sha != ''
+
+),
+
+shipment_prefixes as (
+
+    select
+        *,
+        left(sha, 7) as sha_prefix
+    from commit_deployments
+
+),
+
+-- The root-cause sha may be abbreviated: it matches as a prefix. A sha of
+-- seven characters or more (git's default abbreviation) is joined on its
+-- first seven first, which keeps the join an equi-join. A shorter one is
+-- compared with every shipment of the service.
+root_cause_shipments as (
+
+    select
+        root_cause_members.incident_key,
+        root_cause_members.root_cause_sha,
+        shipment_prefixes.deployment_key
+    from root_cause_members
+    inner join shipment_prefixes
+        on
+            root_cause_members.service = shipment_prefixes.service
+            and root_cause_members.root_cause_prefix = shipment_prefixes.sha_prefix
+    where
+        root_cause_members.has_full_prefix
+        and {{ dbt.position('root_cause_members.root_cause_sha', 'shipment_prefixes.sha') }} = 1
+
+    union all
+
+    select
+        root_cause_members.incident_key,
+        root_cause_members.root_cause_sha,
+        commit_deployments.deployment_key
+    from root_cause_members
+    inner join commit_deployments
+        on root_cause_members.service = commit_deployments.service
+    where
+        not root_cause_members.has_full_prefix
+        and {{ dbt.position('root_cause_members.root_cause_sha', 'commit_deployments.sha') }} = 1
+
+),
+
 root_cause_candidates as (
 
     select
-        members.incident_key,
+        root_cause_shipments.incident_key,
         counted_deployments.deployment_key,
         row_number() over (
-            partition by members.incident_key, members.root_cause_sha
+            partition by root_cause_shipments.incident_key, root_cause_shipments.root_cause_sha
             order by counted_deployments.deployed_at, counted_deployments.deployment_key
         ) as candidate_rank
-    from members
-    inner join commit_deployments
-        on
-            members.service = commit_deployments.service
-            and {{ dbt.position('members.root_cause_sha', 'commit_deployments.sha') }} = 1
+    from root_cause_shipments
     inner join counted_deployments
-        on commit_deployments.deployment_key = counted_deployments.deployment_key
-    where members.root_cause_sha is not null and members.root_cause_sha != ''
+        on root_cause_shipments.deployment_key = counted_deployments.deployment_key
 
 ),
 
