@@ -115,3 +115,19 @@
         listagg({{ measure }}, {{ delimiter_text }}) within group ({{ order_by_clause }})
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    The first characters of a sha that an abbreviated sha is joined on: seven,
+    git's default abbreviation. A join on this prefix is an equi-join, so it
+    stays linear where a prefix comparison with every row would not.
+    `has_full_sha_prefix` is true for a sha at least that long; a shorter
+    abbreviation must be compared with every candidate.
+-#}
+{% macro sha_prefix(expression) -%}
+    left({{ expression }}, 7)
+{%- endmacro %}
+
+{% macro has_full_sha_prefix(expression) -%}
+    length({{ expression }}) >= 7
+{%- endmacro %}

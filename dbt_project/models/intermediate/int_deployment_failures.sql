@@ -124,15 +124,15 @@ revert_commits as (
 
 ),
 
--- A revert commit's shipments, and the first seven characters of the sha it
--- reverts: git's default abbreviation, which keeps the join below an equi-join.
+-- A revert commit's shipments, and the prefix of the sha it reverts that the
+-- join below matches on (sha_prefix in macros/text.sql).
 revert_shipments as (
 
     select
         revert_commits.repo,
         revert_commits.reverted_sha,
-        left(revert_commits.reverted_sha, 7) as reverted_prefix,
-        length(revert_commits.reverted_sha) >= 7 as has_full_prefix,
+        {{ sha_prefix('revert_commits.reverted_sha') }} as reverted_prefix,
+        {{ has_full_sha_prefix('revert_commits.reverted_sha') }} as has_full_prefix,
         commit_deployments.service,
         commit_deployments.deployment_key
     from revert_commits
@@ -147,13 +147,13 @@ shipment_prefixes as (
 
     select
         *,
-        left(sha, 7) as sha_prefix
+        {{ sha_prefix('sha') }} as sha_prefix
     from commit_deployments
 
 ),
 
 -- The reverted sha may be abbreviated: it matches as a prefix. A sha shorter
--- than seven characters is compared with every shipment of the service. A
+-- than sha_prefix is compared with every shipment of the service. A
 -- revert shipped by the same deployment as the commit it reverts fails nothing.
 revert_pairs as (
 

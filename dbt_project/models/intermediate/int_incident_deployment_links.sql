@@ -104,8 +104,8 @@ root_cause_members as (
         incident_key,
         root_cause_sha,
         service,
-        left(root_cause_sha, 7) as root_cause_prefix,
-        length(root_cause_sha) >= 7 as has_full_prefix
+        {{ sha_prefix('root_cause_sha') }} as root_cause_prefix,
+        {{ has_full_sha_prefix('root_cause_sha') }} as has_full_prefix
     from members
     where root_cause_sha is not null and root_cause_sha != ''
 
@@ -115,15 +115,14 @@ shipment_prefixes as (
 
     select
         *,
-        left(sha, 7) as sha_prefix
+        {{ sha_prefix('sha') }} as sha_prefix
     from commit_deployments
 
 ),
 
--- The root-cause sha may be abbreviated: it matches as a prefix. A sha of
--- seven characters or more (git's default abbreviation) is joined on its
--- first seven first, which keeps the join an equi-join. A shorter one is
--- compared with every shipment of the service.
+-- The root-cause sha may be abbreviated: it matches as a prefix. The join
+-- matches on sha_prefix (macros/text.sql) first. A sha shorter than that
+-- prefix is compared with every shipment of the service.
 root_cause_shipments as (
 
     select
