@@ -29,6 +29,12 @@ DAILY_COUNT_COLUMNS = (
     "recovered_deployment_count",
 )
 CONTRACT_TABLES = ("contract_outcomes", "contract_outcome_daily", "contract_checkpoints")
+# DuckDB column types whose Python values are plain JSON types already, and float types.
+PLAIN_TYPES = {
+    "VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+}  # fmt: skip
+FLOAT_TYPES = {"DOUBLE", "FLOAT"}
 
 
 def _plain(value: Any) -> Any:
@@ -49,16 +55,35 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
     return [dict(zip(names, map(_plain, row), strict=True)) for row in cursor.fetchall()]
 
 
+def _column_values(type_name: str, values: tuple) -> list:
+    """Return one column's values as plain JSON types (see ``_plain``).
+
+    Text, integer and boolean values are plain already. Other columns, dates
+    for example, often repeat values, so each distinct value is converted once.
+    """
+    if type_name in PLAIN_TYPES:
+        return list(values)
+    if type_name in FLOAT_TYPES:
+        return [value if value is None or math.isfinite(value) else None for value in values]
+    try:
+        converted = {value: _plain(value) for value in set(values)}
+    except TypeError:  # a list or struct value is unhashable
+        return [_plain(value) for value in values]
+    return [converted[value] for value in values]
+
+
 def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
     cursor = con.execute(sql)
     names = [column[0] for column in cursor.description]
     if len(set(names)) != len(names):
         raise ValueError(f"query selects a column twice: {names}")
-    table: dict[str, list] = {name: [] for name in names}
-    for row in cursor.fetchall():
-        for name, value in zip(names, row, strict=True):
-            table[name].append(_plain(value))
-    return table
+    types = [str(column[1]) for column in cursor.description]
+    rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return {
+        name: _column_values(type_name, values)
+        for name, type_name, values in zip(names, types, columns, strict=True)
+    }
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
