@@ -38,3 +38,17 @@ def test_columns_of_no_rows() -> None:
     with duckdb.connect() as con:
         table = _columns(con, "select 1 as id, 'a' as name where false")
     assert table == {"id": [], "name": []}
+
+
+def test_columns_keep_repeated_dst_hour() -> None:
+    """The two 01:30 of a DST change compare equal in Python, but are two instants."""
+    query = """
+        select * from (values
+            (timestamptz '2026-11-01 05:30:00+00'),
+            (timestamptz '2026-11-01 06:30:00+00')
+        ) as t(seen_at)
+    """
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'America/New_York'")
+        table = _columns(con, query)
+    assert table["seen_at"] == ["2026-11-01T05:30:00+00:00", "2026-11-01T06:30:00+00:00"]

@@ -58,18 +58,19 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
 def _column_values(type_name: str, values: tuple) -> list:
     """Return one column's values as plain JSON types (see ``_plain``).
 
-    Text, integer and boolean values are plain already. Other columns, dates
-    for example, often repeat values, so each distinct value is converted once.
+    Text, integer and boolean values are plain already. Dates and decimals
+    often repeat, so each distinct value is converted once. Every other value
+    is converted on its own: two times of a repeated hour at a DST change
+    compare equal in Python, so a lookup by value would merge them.
     """
     if type_name in PLAIN_TYPES:
         return list(values)
     if type_name in FLOAT_TYPES:
         return [value if value is None or math.isfinite(value) else None for value in values]
-    try:
+    if type_name == "DATE" or type_name.startswith("DECIMAL"):
         converted = {value: _plain(value) for value in set(values)}
-    except TypeError:  # a list or struct value is unhashable
-        return [_plain(value) for value in values]
-    return [converted[value] for value in values]
+        return [converted[value] for value in values]
+    return [_plain(value) for value in values]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
