@@ -18,11 +18,14 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
+# How long a refresh that finds the lock taken waits for the holder's pid.
+PID_WAIT_SECONDS = 0.5
 
 # Lock files held by this process: path -> [owning thread id, depth].
 _held: dict[Path, list[int]] = {}
@@ -39,13 +42,25 @@ def lock_path(warehouse: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-def _holder_pid(handle) -> str:
-    try:
-        handle.seek(0)
-        text = handle.read().strip()
-    except OSError:
-        return "unknown"
-    return text if text.isdigit() else "unknown"
+def _holder_pid(handle, wait_seconds: float = PID_WAIT_SECONDS) -> str:
+    """Return the pid the lock holder wrote into the lock file, or ``unknown``.
+
+    The holder writes its pid just after it takes the lock, so a refresh that
+    finds the lock taken may read the file before the pid is there. It reads
+    again for up to ``wait_seconds``.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            handle.seek(0)
+            text = handle.read().strip()
+        except OSError:
+            return "unknown"
+        if text.isdigit():
+            return text
+        if time.monotonic() >= deadline:
+            return "unknown"
+        time.sleep(0.01)
 
 
 @contextmanager

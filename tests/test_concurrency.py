@@ -7,6 +7,7 @@ The refresh lock (``dagster_project.locking``) is an ``fcntl.flock`` on
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -73,6 +74,27 @@ def test_second_holder_gets_message_with_path_and_pid(tmp_path: Path) -> None:
     assert match is not None, str(raised.value)
     assert match.group(1) == str(warehouse.resolve())
     assert int(match.group(2)) == holder.pid
+
+
+def test_message_waits_for_holder_pid(tmp_path: Path) -> None:
+    """A holder that took the lock but has not yet written its pid is still named."""
+    warehouse = tmp_path / "w.duckdb"
+    path = locking.lock_path(warehouse)
+    with path.open("a+", encoding="ascii") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        writer = threading.Timer(0.1, lambda: path.write_text("4242\n"))
+        writer.start()
+        try:
+            with (
+                pytest.raises(locking.WarehouseLockedError) as raised,
+                locking.warehouse_lock(warehouse),
+            ):
+                pass
+        finally:
+            writer.join()
+    match = LOCKED_MESSAGE.search(str(raised.value))
+    assert match is not None, str(raised.value)
+    assert match.group(2) == "4242"
 
 
 def test_lock_of_killed_holder_is_free(tmp_path: Path) -> None:
