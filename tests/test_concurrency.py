@@ -59,19 +59,25 @@ def _stop(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=60)
 
 
+def _locked_message(warehouse: Path) -> re.Match[str]:
+    """Try to take the lock of ``warehouse`` while it is held; return the parsed message."""
+    with (
+        pytest.raises(locking.WarehouseLockedError) as raised,
+        locking.warehouse_lock(warehouse),
+    ):
+        pass
+    match = LOCKED_MESSAGE.search(str(raised.value))
+    assert match is not None, str(raised.value)
+    return match
+
+
 def test_second_holder_gets_message_with_path_and_pid(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     holder = _hold_lock(warehouse)
     try:
-        with (
-            pytest.raises(locking.WarehouseLockedError) as raised,
-            locking.warehouse_lock(warehouse),
-        ):
-            pass
+        match = _locked_message(warehouse)
     finally:
         _stop(holder)
-    match = LOCKED_MESSAGE.search(str(raised.value))
-    assert match is not None, str(raised.value)
     assert match.group(1) == str(warehouse.resolve())
     assert int(match.group(2)) == holder.pid
 
@@ -85,15 +91,9 @@ def test_message_waits_for_holder_pid(tmp_path: Path) -> None:
         writer = threading.Timer(0.1, lambda: path.write_text("4242\n"))
         writer.start()
         try:
-            with (
-                pytest.raises(locking.WarehouseLockedError) as raised,
-                locking.warehouse_lock(warehouse),
-            ):
-                pass
+            match = _locked_message(warehouse)
         finally:
             writer.join()
-    match = LOCKED_MESSAGE.search(str(raised.value))
-    assert match is not None, str(raised.value)
     assert match.group(2) == "4242"
 
 
