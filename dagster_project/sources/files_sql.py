@@ -55,8 +55,8 @@ DEPLOYMENT_ROW_FIELDS = (
 # a later record with a key that is already taken.
 KEYED_ENTITIES = ("commits", "pull_requests")
 # Entities whose records may reuse the stored rows of a record with the same text
-# (``files_reuse``). Deployments reuse rows only in the only deployment file
-# (``files._reusable_rows``).
+# (``files_reuse``). Deployments reuse rows only when both this load and the
+# stored one read a single deployments file (``files._reusable_rows``).
 REUSABLE_ENTITIES = (*KEYED_ENTITIES, "deployments")
 
 
@@ -89,10 +89,9 @@ def mark_reused(con: duckdb.DuckDBPyConnection, entity: str, stored_rows: str | 
     """Split the read records into reused ones and the stage view of records to check.
 
     ``files_reuse`` finds the records whose stored rows are used again. The
-    stage view gives each other
-    record with its type, its fields as JSON and each field's type and text
-    (``_field_columns``), parsed out of the record once per read so that the
-    checks read small values. A view does not copy the records again, and
+    stage view gives each other record with its type, its fields as JSON and
+    each field's type and text (``_field_columns``), parsed out of the record
+    once per read so that the checks read small values. A view does not copy the records again, and
     ``check_records`` reads it once.
     """
     reused = files_reuse.find_reused(con, RECORDS_TABLE, entity, stored_rows)

@@ -153,7 +153,7 @@ shipment_prefixes as (
 ),
 
 -- The reverted sha may be abbreviated: it matches as a prefix. A sha shorter
--- than sha_prefix is compared with every shipment of the service. A
+-- than the sha prefix is compared with every shipment of the service. A
 -- revert shipped by the same deployment as the commit it reverts fails nothing.
 revert_pairs as (
 
