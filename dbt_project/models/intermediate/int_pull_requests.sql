@@ -1,14 +1,37 @@
-{{ config(tags=['before_containment']) }}
+{%- set listing_models = [
+    'stg_files__pull_requests', 'stg_git__pull_requests', 'stg_github__pull_requests',
+    'stg_gitlab__merge_requests'
+] -%}
+{%- set commit_models = [
+    'stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'
+] -%}
+{%- set api_models = [
+    'stg_git__pull_requests', 'stg_github__pull_requests', 'stg_gitlab__merge_requests',
+    'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'
+] -%}
+{%- set hotfix_rules = [
+    var('hotfix_labels'), var('hotfix_branch_prefixes'), var('hotfix_title_prefixes')
+] | tojson -%}
+{{ config(
+    tags=['before_containment'],
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['repo', 'pr_number'],
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{{ delete_missing_keys(['stg_files__pull_requests', 'stg_git__pull_requests',"
+        " 'stg_github__pull_requests', 'stg_gitlab__merge_requests', 'stg_files__commits',"
+        " 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'],"
+        " ['repo', 'pr_number']) }}"
+    ]
+) }}
 
 with
 
-listed as (
+all_listed as (
 
     {{ union_models(
-        [
-            'stg_files__pull_requests', 'stg_git__pull_requests', 'stg_github__pull_requests',
-            'stg_gitlab__merge_requests'
-        ],
+        listing_models,
         [
             'source', 'repo', 'pr_number', 'opened_at', 'merged_at', 'merge_commit_sha',
             'title', 'head_ref', 'labels', 'is_bot', 'created_as_draft', 'loaded_at'
@@ -17,16 +40,165 @@ listed as (
 
 ),
 
-commit_fields as (
+all_commit_fields as (
 
     {{ union_models(
-        ['stg_files__commits', 'stg_git__commits', 'stg_github__commits', 'stg_gitlab__commits'],
+        commit_models,
         [
             'repo', 'sha', 'is_merge', 'committed_at', 'is_bot', 'pr_number', 'pr_opened_at',
             'pr_merged_at', 'pr_ready_for_review_at', 'pr_reopened_at', 'pr_closed_at',
-            'pr_created_as_draft'
+            'pr_created_as_draft', 'loaded_at'
         ]
     ) }}
+
+),
+
+pr_commit_fields as (
+
+    select * from all_commit_fields
+    where pr_number is not null
+
+),
+
+{% if extends_stored_table(['loaded_at', 'source_row_count', 'hotfix_rules']) %}
+
+    stored as (
+
+        select
+            repo,
+            pr_number,
+            loaded_at,
+            source_row_count,
+            hotfix_rules
+        from {{ this }}
+
+    ),
+
+    source_rows as (
+
+        select
+            repo,
+            pr_number,
+            loaded_at
+        from all_listed
+        union all
+        select
+            repo,
+            pr_number,
+            loaded_at
+        from pr_commit_fields
+
+    ),
+
+    current_keys as (
+
+        select
+            repo,
+            pr_number,
+            count(*) as source_row_count,
+            max(loaded_at) as loaded_at
+        from source_rows
+        group by repo, pr_number
+
+    ),
+
+    api_rows as (
+
+        {{ union_models(api_models, ['repo', 'pr_number']) }}
+
+    ),
+
+    -- Keys to compute again: a new or changed source row has a later load
+    -- time and a removed one lowers the count. Every git, GitHub and GitLab
+    -- key, whose rows lack their inputs' load times, and rows of other hotfix rules.
+    changed_keys as (
+
+        select
+            current_keys.repo,
+            current_keys.pr_number
+        from current_keys
+        left join stored
+            on
+                current_keys.repo = stored.repo
+                and current_keys.pr_number = stored.pr_number
+        where
+            stored.pr_number is null
+            or stored.source_row_count != current_keys.source_row_count
+            or stored.loaded_at != current_keys.loaded_at
+            or stored.hotfix_rules != '{{ hotfix_rules }}'
+        union
+        select
+            repo,
+            pr_number
+        from api_rows
+        where pr_number is not null
+
+    ),
+
+    listed as (
+
+        select all_listed.*
+        from all_listed
+        inner join changed_keys
+            on
+                all_listed.repo = changed_keys.repo
+                and all_listed.pr_number = changed_keys.pr_number
+
+    ),
+
+    commit_fields as (
+
+        select pr_commit_fields.*
+        from pr_commit_fields
+        inner join changed_keys
+            on
+                pr_commit_fields.repo = changed_keys.repo
+                and pr_commit_fields.pr_number = changed_keys.pr_number
+
+    ),
+
+{% else %}
+
+listed as (
+
+    select * from all_listed
+
+),
+
+commit_fields as (
+
+    select * from pr_commit_fields
+
+),
+
+{% endif %}
+
+-- Every source row of the pull requests this build computes.
+build_rows as (
+
+    select
+        repo,
+        pr_number,
+        loaded_at
+    from listed
+    union all
+    select
+        repo,
+        pr_number,
+        loaded_at
+    from commit_fields
+
+),
+
+key_loads as (
+
+    select
+        repo,
+        pr_number,
+        count(*) as source_row_count,
+        max(loaded_at) as loaded_at
+    from build_rows
+    group by repo, pr_number
 
 ),
 
@@ -64,7 +236,6 @@ commit_landing_ranked as (
                 sha desc
         ) as landing_rank
     from commit_fields
-    where pr_number is not null
 
 ),
 
@@ -81,7 +252,6 @@ commit_prs as (
         {{ dbt.bool_or('coalesce(pr_created_as_draft, false)') }} as created_as_draft,
         min(case when is_bot then 1 else 0 end) = 1 as is_bot
     from commit_fields
-    where pr_number is not null
     group by repo, pr_number
 
 ),
@@ -136,13 +306,20 @@ final as (
             {{ json_array_has_any('merged.labels', var('hotfix_labels')) }}
             or {{ starts_with_any('merged.head_ref', var('hotfix_branch_prefixes')) }}
             or {{ starts_with_any('merged.title', var('hotfix_title_prefixes')) }}
-        ) as is_hotfix
+        ) as is_hotfix,
+        key_loads.source_row_count,
+        key_loads.loaded_at,
+        '{{ hotfix_rules }}' as hotfix_rules
     from merged
     left join commit_landing_ranked
         on
             merged.repo = commit_landing_ranked.repo
             and merged.pr_number = commit_landing_ranked.pr_number
             and commit_landing_ranked.landing_rank = 1
+    inner join key_loads
+        on
+            merged.repo = key_loads.repo
+            and merged.pr_number = key_loads.pr_number
 
 )
 
