@@ -6,6 +6,7 @@ ships each commit; every other model runs after it. dbt tests appear as asset
 checks.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +45,11 @@ BEFORE_CONTAINMENT = "tag:before_containment"
 FULL_REFRESH_TAG = "dora/full_refresh"
 CONTAINMENT_TABLE = "containment__commit_deployments"
 FIRST_STEP = "staging and deployment"
+# dbt writes its file log (dbt.log) at debug level by default, which cost about
+# 0.5 s of each dbt step on the bundled sample. Warnings and errors still reach
+# the file, and a DBT_LOG_LEVEL_FILE set by the caller wins.
+FILE_LOG_LEVEL_ENV = "DBT_LOG_LEVEL_FILE"
+FILE_LOG_LEVEL = "warn"
 
 
 class DoraTranslator(DagsterDbtTranslator):
@@ -94,6 +100,23 @@ def _dbt_vars(run_settings: RunSettingsResource) -> str:
     return json.dumps(variables)
 
 
+@contextlib.contextmanager
+def _dbt_environment(as_of: str) -> Iterator[None]:
+    """Set this run's as_of and the file log level for the dbt process, then restore both."""
+    values = {dbt_partial_parse.AS_OF_ENV: as_of}
+    values[FILE_LOG_LEVEL_ENV] = os.environ.get(FILE_LOG_LEVEL_ENV) or FILE_LOG_LEVEL
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
 def _start_build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -106,15 +129,8 @@ def _start_build(
     target = dbt_partial_parse.new_target_path(
         project_dir, context.op_execution_context.op.name, context.run.run_id, warehouse_path
     )
-    previous = os.environ.get(dbt_partial_parse.AS_OF_ENV)
-    os.environ[dbt_partial_parse.AS_OF_ENV] = as_of
-    try:
+    with _dbt_environment(as_of):
         invocation = dbt.cli(args, context=context, target_path=target)
-    finally:
-        if previous is None:
-            del os.environ[dbt_partial_parse.AS_OF_ENV]
-        else:
-            os.environ[dbt_partial_parse.AS_OF_ENV] = previous
     return invocation, target
 
 
