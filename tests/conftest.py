@@ -42,6 +42,21 @@ def write_events(folder: Path, **entities: list[dict[str, Any]]) -> Path:
     return folder
 
 
+def write_case_events(folder: Path, case_id: str) -> tuple[Path, str]:
+    """Write the commits, deployments and incidents of a case in tests/cases into ``folder``.
+
+    Returns the folder and the end of the case's window, the as_of to refresh at.
+    """
+    case = json.loads((TESTS_DIR / "cases" / f"{case_id}.json").read_text())["input"]
+    events = write_events(
+        folder,
+        commits=case["changes"],
+        deployments=case["deployments"],
+        incidents=case["incidents"],
+    )
+    return events, case["window"]["end"]
+
+
 @pytest.fixture
 def refresh(tmp_path: Path) -> Callable[..., Path]:
     """Return a function that runs the real refresh job into a new DuckDB file."""

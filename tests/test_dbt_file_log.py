@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project import dbt_partial_parse
 from dagster_project.defs import dbt as dbt_defs
-from tests.conftest import TESTS_DIR, write_events
+from tests.conftest import write_case_events
 
 
 def test_environment_sets_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,15 +39,9 @@ def test_refresh_writes_no_debug_lines(
 ) -> None:
     monkeypatch.delenv(dbt_defs.FILE_LOG_LEVEL_ENV, raising=False)
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
-    case = json.loads((TESTS_DIR / "cases" / "C12.json").read_text())["input"]
-    events = write_events(
-        tmp_path / "events",
-        commits=case["changes"],
-        deployments=case["deployments"],
-        incidents=case["incidents"],
-    )
+    events, as_of = write_case_events(tmp_path / "events", "C12")
 
-    refresh(events, as_of=case["window"]["end"])
+    refresh(events, as_of=as_of)
 
     logs = sorted((tmp_path / "target").glob("*/dbt.log"))
     assert [log.parent.name.split("-")[0] for log in logs] == [

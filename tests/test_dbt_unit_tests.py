@@ -5,21 +5,14 @@ A refresh leaves them out to save time, so this test is where they run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tests.conftest import TESTS_DIR, run_dbt, write_events
+from tests.conftest import run_dbt, write_case_events
 
 
 def test_dbt_unit_tests_pass(tmp_path: Path, refresh) -> None:
-    case = json.loads((TESTS_DIR / "cases" / "C12.json").read_text())["input"]
-    events = write_events(
-        tmp_path / "events",
-        commits=case["changes"],
-        deployments=case["deployments"],
-        incidents=case["incidents"],
-    )
-    warehouse = refresh(events, as_of=case["window"]["end"])
+    events, as_of = write_case_events(tmp_path / "events", "C12")
+    warehouse = refresh(events, as_of=as_of)
     completed, results = run_dbt(tmp_path, warehouse, "test", "--select", "test_type:unit")
     assert completed.returncode == 0, completed.stdout[-4000:]
     statuses = {result["unique_id"]: result["status"] for result in results}

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from dagster_project.project import dbt_project
-from tests.conftest import TESTS_DIR, write_events
+from tests.conftest import write_case_events
 
 LATER = "now() + interval 1 minute"
 
@@ -76,14 +76,8 @@ def _build_both(warehouse: Path, folder: Path) -> tuple[dict, list[tuple], list[
 
 @pytest.fixture
 def warehouse(tmp_path: Path, refresh) -> Path:
-    case = json.loads((TESTS_DIR / "cases" / "C12.json").read_text())["input"]
-    events = write_events(
-        tmp_path / "events",
-        commits=case["changes"],
-        deployments=case["deployments"],
-        incidents=case["incidents"],
-    )
-    return refresh(events, as_of=case["window"]["end"])
+    events, as_of = write_case_events(tmp_path / "events", "C12")
+    return refresh(events, as_of=as_of)
 
 
 def test_int_commits_late_and_deleted_rows(warehouse: Path, tmp_path: Path) -> None:
