@@ -137,3 +137,30 @@ def test_int_commits_kept_row_removed(warehouse: Path, tmp_path: Path) -> None:
     assert "changed_keys" in result["compiled_code"]
     assert incremental == full
     assert {row[1]: row[2] for row in incremental}[sha] == "files"
+
+
+def test_int_commits_tied_rows_pick_one(warehouse: Path, tmp_path: Path) -> None:
+    # Staging trims repo, so a twin with "repo " meets the original on one key,
+    # from the same source and load. The smaller subject must win in both builds.
+    with duckdb.connect(str(warehouse)) as con:
+        first, last = con.execute("select min(sha), max(sha) from int_commits").fetchone()
+        # A later load brings both rows of each key.
+        con.execute(
+            "update raw_files__commits set subject = 'm original', "
+            f"_loaded_at = {LATER} where sha in (?, ?)",
+            [first, last],
+        )
+        for sha, subject in [(first, "0 twin"), (last, "~ twin")]:
+            con.execute(
+                "insert into raw_files__commits by name "
+                "select * replace (repo || ' ' as repo, _record_key || ' twin' as _record_key, "
+                "? as subject) from raw_files__commits where sha = ?",
+                [subject, sha],
+            )
+
+    result, incremental, full = _build_both(warehouse, tmp_path / "twins")
+    assert "changed_keys" in result["compiled_code"]
+    assert incremental == full
+    by_sha = {row[1]: row for row in incremental}
+    assert by_sha[first][8] == "0 twin"
+    assert by_sha[last][8] == "m original"

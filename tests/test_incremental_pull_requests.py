@@ -117,3 +117,25 @@ def test_new_hotfix_rules_recompute_kept_rows(warehouse: Path, tmp_path: Path) -
     assert before[7]["is_hotfix"] is True
     assert after[7]["is_hotfix"] is False
     assert after[8]["is_hotfix"] is True
+
+
+def test_tied_listings_pick_one_row(warehouse: Path, tmp_path: Path) -> None:
+    # The loader keeps repo untrimmed, so "default " is another record, but
+    # staging trims it: each twin meets the original on one key, loaded together.
+    with duckdb.connect(str(warehouse)) as con:
+        for number, title in [(7, "A twin"), (8, "Zz twin")]:
+            con.execute(
+                "insert into raw_files__pull_requests by name "
+                "select * replace (repo || ' ' as repo, _record_key || ' twin' as _record_key, "
+                "? as title) from raw_files__pull_requests where number = ?",
+                [title, number],
+            )
+
+    result, incremental, full = _build_both(warehouse, tmp_path / "twins")
+    assert "changed_keys" in result["compiled_code"]
+    assert incremental == full
+    pull_requests = _by_number(incremental)
+    assert sorted(pull_requests) == [7, 8]
+    # Tied on load time and source, the smaller title wins.
+    assert pull_requests[7]["title"] == "A twin"
+    assert pull_requests[8]["title"] == "Raise the worker limit"

@@ -133,7 +133,8 @@ candidates as (
 {% endif %}
 
 -- The same commit may come from several sources (a file and a git clone):
--- keep the row that links it to a pull request, then the latest load.
+-- keep the row that links it to a pull request, then the latest load. The
+-- other columns break ties, so full and incremental builds keep the same row.
 ranked as (
 
     select
@@ -143,7 +144,15 @@ ranked as (
             order by
                 case when pr_number is null then 1 else 0 end asc,
                 loaded_at desc,
-                source asc
+                source asc,
+                pr_number asc nulls last,
+                authored_at asc nulls last,
+                committed_at asc nulls last,
+                parent_shas asc nulls last,
+                subject asc nulls last,
+                reverted_sha asc nulls last,
+                patch_id asc nulls last,
+                is_bot asc nulls last
         ) as source_rank
     from candidates
 

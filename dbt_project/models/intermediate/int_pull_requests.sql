@@ -123,9 +123,9 @@ pr_commit_fields as (
                 and current_keys.pr_number = stored.pr_number
         where
             stored.pr_number is null
-            or stored.source_row_count != current_keys.source_row_count
-            or stored.loaded_at != current_keys.loaded_at
-            or stored.hotfix_rules != '{{ hotfix_rules }}'
+            or stored.source_row_count is distinct from current_keys.source_row_count
+            or stored.loaded_at is distinct from current_keys.loaded_at
+            or stored.hotfix_rules is distinct from '{{ hotfix_rules }}'
         union
         select
             repo,
@@ -202,12 +202,25 @@ key_loads as (
 
 ),
 
+-- The latest load wins. The other columns break ties between rows loaded
+-- together, so a full build and an incremental one keep the same row.
 listed_latest as (
 
     select
         *,
         row_number() over (
-            partition by repo, pr_number order by loaded_at desc, source asc
+            partition by repo, pr_number
+            order by
+                loaded_at desc,
+                source asc,
+                opened_at asc nulls last,
+                merged_at asc nulls last,
+                merge_commit_sha asc nulls last,
+                title asc nulls last,
+                head_ref asc nulls last,
+                labels asc nulls last,
+                is_bot asc nulls last,
+                created_as_draft asc nulls last
         ) as load_rank
     from listed
 
@@ -316,7 +329,7 @@ final as (
             merged.repo = commit_landing_ranked.repo
             and merged.pr_number = commit_landing_ranked.pr_number
             and commit_landing_ranked.landing_rank = 1
-    inner join key_loads
+    left join key_loads
         on
             merged.repo = key_loads.repo
             and merged.pr_number = key_loads.pr_number
